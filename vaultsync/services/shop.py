@@ -1,0 +1,67 @@
+"""Shop-wide settings: name, currency, receipt texts. Replicated key/values with defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from vaultsync.domain.enums import Role
+from vaultsync.domain.errors import ValidationError
+from vaultsync.services import audit
+from vaultsync.services.auth import UserView, require_role
+from vaultsync.store import Store
+from vaultsync.store.models import Setting
+from vaultsync.store.types import utcnow
+
+DEFAULTS: dict[str, Any] = {
+    "shop.name": "My Card Shop",
+    "shop.currency": "USD",
+    "shop.currency_symbol": "$",
+    "shop.address": "",
+    "shop.phone": "",
+    "receipt.footer": "Thank you! Returns within 14 days with receipt.",
+}
+
+
+class ShopService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, key: str) -> Any:
+        with self.store.read() as s:
+            row = s.get(Setting, key)
+            return row.value if row is not None else DEFAULTS.get(key)
+
+    def all(self) -> dict[str, Any]:
+        values = dict(DEFAULTS)
+        with self.store.read() as s:
+            values.update({row.key: row.value for row in s.scalars(select(Setting))})
+        return values
+
+    def set(self, key: str, value: Any, *, actor: UserView | None = None) -> None:
+        if actor is not None:
+            require_role(actor, Role.MANAGER)
+        if not key or len(key) > 64:
+            raise ValidationError("setting keys are 1-64 characters")
+        with self.store.uow() as uow:
+            row = uow.session.get(Setting, key)
+            before = row.value if row else None
+            if row is None:
+                uow.add(Setting(key=key, value=value))
+            else:
+                row.value = value
+                row.updated_at = utcnow()
+            audit.record(
+                uow.session,
+                "setting.set",
+                user_id=actor.id if actor else None,
+                entity_type="setting",
+                entity_id=key[:32],
+                before={"value": before},
+                after={"value": value},
+            )
+
+    @property
+    def name(self) -> str:
+        return str(self.get("shop.name"))

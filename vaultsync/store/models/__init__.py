@@ -1,0 +1,47 @@
+"""All models, imported here so the metadata is complete wherever the store is used."""
+
+from vaultsync.store.models.audit import AuditEntry
+from vaultsync.store.models.catalog import CardSet, Game, Product, Sku
+from vaultsync.store.models.customers import CreditEntry, Customer, CustomerBalance
+from vaultsync.store.models.events import Event, EventEntry
+from vaultsync.store.models.locations import Location
+from vaultsync.store.models.pricing import PriceReview, PriceUpdate
+from vaultsync.store.models.settings import Setting
+from vaultsync.store.models.shifts import CashMovement, Shift
+from vaultsync.store.models.stock import StockLevel, StockMovement
+from vaultsync.store.models.sync_meta import Change, Node, NodeState, PeerLink, VectorClockEntry
+from vaultsync.store.models.transactions import Counter, Transaction, TransactionLine, TransactionTender
+from vaultsync.store.models.users import LoginThrottle, Station, User
+
+__all__ = [
+    "AuditEntry",
+    "CardSet",
+    "CashMovement",
+    "Change",
+    "Counter",
+    "CreditEntry",
+    "Customer",
+    "CustomerBalance",
+    "Event",
+    "EventEntry",
+    "Game",
+    "Location",
+    "LoginThrottle",
+    "Node",
+    "NodeState",
+    "PeerLink",
+    "PriceReview",
+    "PriceUpdate",
+    "Product",
+    "Setting",
+    "Shift",
+    "Sku",
+    "Station",
+    "StockLevel",
+    "StockMovement",
+    "Transaction",
+    "TransactionLine",
+    "TransactionTender",
+    "User",
+    "VectorClockEntry",
+]

@@ -1,0 +1,1 @@
+"""Replication: hybrid logical clocks, vector clocks, change log, diff, merge, peers."""
