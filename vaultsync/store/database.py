@@ -113,7 +113,8 @@ def open_store(
         raise
     except (DatabaseError, OperationalError) as exc:
         engine.dispose()
-        reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
+        raw = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
+        reason = " ".join(line.strip() for line in raw.splitlines() if line.strip())
         raise StoreError(f"cannot use database {engine.url.render_as_string()}: {reason}") from exc
     factory.kw["info"] = {"node_id": node_id, "shop_id": shop_id}
     return Store(url=url, engine=engine, node_id=node_id, shop_id=shop_id, factory=factory)

@@ -1,0 +1,29 @@
+"""REST API: a FastAPI router mounted in the NiceGUI app (one port for UI and API).
+
+Versioned under ``/api/v1``; ``/health`` and ``/health/detailed`` sit at the root for
+load balancers and monitoring. Authentication is a short-lived JWT; permissions are
+checked by the services themselves.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vaultsync.api import auth, health, inventory
+from vaultsync.api.errors import ErrorMappingRoute
+from vaultsync.services.container import Services
+
+API_PREFIX = "/api/v1"
+
+
+def build_router(services: Services) -> APIRouter:
+    router = APIRouter(route_class=ErrorMappingRoute)
+    router.include_router(health.router(services))
+    v1 = APIRouter(prefix=API_PREFIX, route_class=ErrorMappingRoute)
+    v1.include_router(auth.router(services))
+    v1.include_router(inventory.router(services))
+    router.include_router(v1)
+    return router
+
+
+__all__ = ["API_PREFIX", "build_router"]
