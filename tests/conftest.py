@@ -1,8 +1,9 @@
 """Shared fixtures: real databases (SQLite always, PostgreSQL when one is configured).
 
-PostgreSQL tests run when ``VAULTSYNC_TEST_PG_URL`` points at a server (``.ci/run``
-starts one). With ``VAULTSYNC_REQUIRE_PG=1`` a missing server fails the run instead
-of skipping, so CI cannot silently lose the PostgreSQL coverage.
+PostgreSQL tests use ``VAULTSYNC_TEST_PG_URL`` if set, otherwise a private server the
+session starts from the machine's PostgreSQL binaries (see tests/pg_server.py). Where
+neither exists they skip; with ``VAULTSYNC_REQUIRE_PG=1`` (CI) they fail instead, so
+CI cannot silently lose the PostgreSQL coverage.
 """
 
 from __future__ import annotations
@@ -18,22 +19,53 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests import pg_server
 from vaultsync.store import Store, open_store
 
-PG_URL = os.environ.get("VAULTSYNC_TEST_PG_URL")
 
-
-def _pg_database() -> Iterator[str]:
-    """Create a throw-away PostgreSQL database for one test and drop it afterwards."""
-    if not PG_URL:
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a PostgreSQL server for this test session (configured, or started here)."""
+    url = os.environ.get("VAULTSYNC_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    bindir = pg_server.find_bin()
+    if bindir is None:
         if os.environ.get("VAULTSYNC_REQUIRE_PG") == "1":
-            pytest.fail("VAULTSYNC_REQUIRE_PG=1 but VAULTSYNC_TEST_PG_URL is not set")
-        pytest.skip("no PostgreSQL configured (set VAULTSYNC_TEST_PG_URL)")
-    name = f"vs_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+            pytest.fail("VAULTSYNC_REQUIRE_PG=1 but no PostgreSQL server binaries are installed")
+        pytest.skip("no PostgreSQL here (install the postgresql package or set VAULTSYNC_TEST_PG_URL)")
+    server = pg_server.PgServer(bindir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_url: str) -> str:
+    """A database migrated to head once per session; tests clone it (much faster than migrating)."""
+    from vaultsync.store import migrate
+    from vaultsync.store.engine import make_engine
+
+    name = f"vs_template_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = PG_URL.rpartition("/")
+    admin.dispose()
+    engine = make_engine(f"{pg_url.rpartition('/')[0]}/{name}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return name
+
+
+def _pg_database(pg_url: str, template: str) -> Iterator[str]:
+    """Create a throw-away PostgreSQL database for one test and drop it afterwards."""
+    name = f"vs_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    base, _, _ = pg_url.rpartition("/")
     try:
         yield f"{base}/{name}"
     finally:
@@ -62,7 +94,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield s
         s.close()
         return
-    gen = _pg_database()
+    gen = _pg_database(request.getfixturevalue("pg_url"), request.getfixturevalue("pg_template"))
     url = next(gen)
     s = open_store(url)
     try:

@@ -45,7 +45,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "(env VAULTSYNC_DATA_DIR; default ~/.local/share/vaultsync)",
     )
     parser.add_argument(
-        "--db", metavar="URL", help="database URL instead of <data-dir>/vaultsync.db (env VAULTSYNC_DATABASE_URL)"
+        "--db",
+        metavar="URL",
+        help="database URL instead of <data-dir>/vaultsync.db (env VAULTSYNC_DATABASE_URL)",
     )
 
 
@@ -97,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("username")
     p.add_argument("--role", required=True, choices=["admin", "manager", "cashier"])
-    p.add_argument("--name", dest="display_name", help="name shown on screen and receipts (default: username)")
+    p.add_argument(
+        "--name", dest="display_name", help="name shown on screen and receipts (default: username)"
+    )
     p.add_argument("--password", action="store_true", help="set a password (default for admin/manager)")
     p.add_argument("--pin", action="store_true", help="set a PIN (default for cashier)")
     p.add_argument(
@@ -166,8 +170,9 @@ def _serve(services: Any) -> None:
 
     create_app(services)
     print(
-        f"VaultSync {__version__} serving {services.shop.name!r} on http://{services.config.host}:"
-        f"{services.config.port} (station: {services.config.station_role.value}, node {services.store.node_id})",
+        f"VaultSync {__version__} serving {services.shop.name!r} on "
+        f"http://{services.config.host}:{services.config.port} "
+        f"(station: {services.config.station_role.value}, node {services.store.node_id})",
         flush=True,
     )
     run(services)
@@ -259,8 +264,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     config = _config(args)
     store = _open(config)
     try:
-        print(f"database {store.engine.url.render_as_string()} is at schema {migrate.current_revision(store.engine)}"
-              f" (node {store.node_id})")
+        print(
+            f"database {store.engine.url.render_as_string()} is at schema "
+            f"{migrate.current_revision(store.engine)} (node {store.node_id})"
+        )
     finally:
         store.close()
     return EXIT_OK
@@ -326,11 +333,22 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     services = _services(_config(args))
     users = services.auth.list_users()
     if args.json:
-        print(json.dumps([
-            {"username": u.username, "display_name": u.display_name, "role": u.role.value,
-             "active": u.is_active, "password": u.has_password, "pin": u.has_pin}
-            for u in users
-        ], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "username": u.username,
+                        "display_name": u.display_name,
+                        "role": u.role.value,
+                        "active": u.is_active,
+                        "password": u.has_password,
+                        "pin": u.has_pin,
+                    }
+                    for u in users
+                ],
+                indent=2,
+            )
+        )
         return EXIT_OK
     if not users:
         print("no users yet: add one with `vaultsync user add NAME --role admin`")
@@ -338,7 +356,8 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     print(f"{'username':<20} {'role':<8} {'active':<6} {'login':<13} name")
     for u in users:
         login = "+".join(x for x, has in (("password", u.has_password), ("PIN", u.has_pin)) if has)
-        print(f"{u.username:<20} {u.role.value:<8} {'yes' if u.is_active else 'no':<6} {login:<13} {u.display_name}")
+        active = "yes" if u.is_active else "no"
+        print(f"{u.username:<20} {u.role.value:<8} {active:<6} {login:<13} {u.display_name}")
     return EXIT_OK
 
 

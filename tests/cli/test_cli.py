@@ -67,12 +67,38 @@ def test_doctor_reports_a_newer_schema(monkeypatch, capsys, data: str) -> None: 
 
 
 def test_users_add_list_passwd(monkeypatch, capsys, data: str) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = run(monkeypatch, capsys, "user", "add", "boss", "--role", "admin", "--name", "The Boss",
-                         "--password", "--pin", "--stdin", "--data-dir", data, stdin="correct horse\n4321\n")
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "user",
+        "add",
+        "boss",
+        "--role",
+        "admin",
+        "--name",
+        "The Boss",
+        "--password",
+        "--pin",
+        "--stdin",
+        "--data-dir",
+        data,
+        stdin="correct horse\n4321\n",
+    )
     assert code == 0, err
     assert "added admin 'boss'" in out
-    code, out, _ = run(monkeypatch, capsys, "user", "add", "sam", "--role", "cashier", "--stdin",
-                       "--data-dir", data, stdin="1234\n")
+    code, out, _ = run(
+        monkeypatch,
+        capsys,
+        "user",
+        "add",
+        "sam",
+        "--role",
+        "cashier",
+        "--stdin",
+        "--data-dir",
+        data,
+        stdin="1234\n",
+    )
     assert code == 0
     code, out, _ = run(monkeypatch, capsys, "user", "list", "--json", "--data-dir", data)
     users = {u["username"]: u for u in json.loads(out)}
@@ -80,8 +106,9 @@ def test_users_add_list_passwd(monkeypatch, capsys, data: str) -> None:  # type:
     assert users["sam"]["pin"] and not users["sam"]["password"]
     code, out, _ = run(monkeypatch, capsys, "user", "list", "--data-dir", data)
     assert "boss" in out and "password+PIN" in out
-    code, out, _ = run(monkeypatch, capsys, "user", "passwd", "boss", "--stdin", "--data-dir", data,
-                       stdin="battery staple\n")
+    code, out, _ = run(
+        monkeypatch, capsys, "user", "passwd", "boss", "--stdin", "--data-dir", data, stdin="battery staple\n"
+    )
     assert code == 0 and "password changed" in out
 
     from vaultsync.services.auth import AuthService
@@ -102,7 +129,7 @@ def test_users_add_list_passwd(monkeypatch, capsys, data: str) -> None:  # type:
     ],
 )
 def test_bad_user_commands(monkeypatch, capsys, data: str, args, stdin, message) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = run(monkeypatch, capsys, *args, "--data-dir", data, stdin=stdin)
+    code, _, err = run(monkeypatch, capsys, *args, "--data-dir", data, stdin=stdin)
     assert code == EXIT_USAGE
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
@@ -114,8 +141,14 @@ def test_user_add_without_a_terminal_needs_stdin(monkeypatch, capsys, data: str)
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["frobnicate"], ["serve", "--port", "eighty"], ["serve", "--role", "pilot"], ["user"],
-     ["user", "add", "amy"]],
+    [
+        [],
+        ["frobnicate"],
+        ["serve", "--port", "eighty"],
+        ["serve", "--role", "pilot"],
+        ["user"],
+        ["user", "add", "amy"],
+    ],
 )
 def test_bad_arguments_exit_2(monkeypatch, capsys, args) -> None:  # type: ignore[no-untyped-def]
     code, _, err = run(monkeypatch, capsys, *args)
@@ -156,8 +189,12 @@ def test_data_dir_that_is_a_file(monkeypatch, capsys, tmp_path: Path) -> None:  
 def test_console_script_is_installed(tmp_path: Path) -> None:
     exe = shutil.which("vaultsync", path=str(Path(sys.executable).parent))
     assert exe, "the vaultsync console script is not installed next to this Python"
-    proc = subprocess.run([exe, "doctor", "--json", "--data-dir", str(tmp_path / "d")], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [exe, "doctor", "--json", "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == EXIT_PROBLEMS  # no database there yet
     assert json.loads(proc.stdout)["problems"]
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)

@@ -9,8 +9,15 @@ from vaultsync.store import Store
 def test_chain_verifies_and_detects_tampering(sqlite_store: Store, db_path) -> None:  # type: ignore[no-untyped-def]
     with sqlite_store.uow() as uow:
         for i in range(5):
-            audit.record(uow.session, "price.override", user_id="u1", entity_type="sku", entity_id=f"s{i}",
-                         before={"price": 100 + i}, after={"price": 50})
+            audit.record(
+                uow.session,
+                "price.override",
+                user_id="u1",
+                entity_type="sku",
+                entity_id=f"s{i}",
+                before={"price": 100 + i},
+                after={"price": 50},
+            )
     with sqlite_store.read() as s:
         report = audit.verify_chain(s, sqlite_store.node_id)
     assert report.ok and report.entries == 5

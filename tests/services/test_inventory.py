@@ -29,26 +29,45 @@ def inv(store: Store) -> InventoryService:
         back = Location(kind="backroom", name="Back Room", parent_id=shop.id)
         s.add_all([case, back])
         s.flush()
-        sheol = Product(game_id=mtg.id, set_id=dmu.id, kind="single", name="Sheoldred, the Apocalypse",
-                        collector_number="107")
-        char = Product(game_id=pkm.id, set_id=sv3.id, kind="single", name="Charizard ex", collector_number="125")
+        sheol = Product(
+            game_id=mtg.id,
+            set_id=dmu.id,
+            kind="single",
+            name="Sheoldred, the Apocalypse",
+            collector_number="107",
+        )
+        char = Product(
+            game_id=pkm.id, set_id=sv3.id, kind="single", name="Charizard ex", collector_number="125"
+        )
         s.add_all([sheol, char])
         s.flush()
         skus = [
-            Sku(product_id=sheol.id, sku_code="MTG-DMU-107-NM", condition="NM", shelf_price_cents=7499,
-                barcode="400000000017"),
-            Sku(product_id=sheol.id, sku_code="MTG-DMU-107-LP-F", condition="LP", finish="foil",
-                shelf_price_cents=8999),
+            Sku(
+                product_id=sheol.id,
+                sku_code="MTG-DMU-107-NM",
+                condition="NM",
+                shelf_price_cents=7499,
+                barcode="400000000017",
+            ),
+            Sku(
+                product_id=sheol.id,
+                sku_code="MTG-DMU-107-LP-F",
+                condition="LP",
+                finish="foil",
+                shelf_price_cents=8999,
+            ),
             Sku(product_id=char.id, sku_code="PKM-SV03-125-NM", condition="NM", shelf_price_cents=2999),
         ]
         s.add_all(skus)
         s.flush()
-        s.add_all([
-            StockMovement(sku_id=skus[0].id, location_id=case.id, delta=2, reason="receive"),
-            StockMovement(sku_id=skus[0].id, location_id=back.id, delta=5, reason="receive"),
-            StockMovement(sku_id=skus[0].id, location_id=back.id, delta=-1, reason="sale"),
-            StockMovement(sku_id=skus[2].id, location_id=case.id, delta=1, reason="receive"),
-        ])
+        s.add_all(
+            [
+                StockMovement(sku_id=skus[0].id, location_id=case.id, delta=2, reason="receive"),
+                StockMovement(sku_id=skus[0].id, location_id=back.id, delta=5, reason="receive"),
+                StockMovement(sku_id=skus[0].id, location_id=back.id, delta=-1, reason="sale"),
+                StockMovement(sku_id=skus[2].id, location_id=case.id, delta=1, reason="receive"),
+            ]
+        )
     return InventoryService(store)
 
 
@@ -96,8 +115,14 @@ def test_detail_shows_on_hand_per_location_path(inv: InventoryService) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"query": "x" * 500}, {"limit": 0}, {"limit": 10_000}, {"offset": -1}, {"condition": "MINT"},
-     {"finish": "chrome"}],
+    [
+        {"query": "x" * 500},
+        {"limit": 0},
+        {"limit": 10_000},
+        {"offset": -1},
+        {"condition": "MINT"},
+        {"finish": "chrome"},
+    ],
 )
 def test_bad_search_input(inv: InventoryService, kwargs: dict) -> None:
     with pytest.raises(ValidationError):

@@ -53,11 +53,15 @@ def card_set(s: VaultSession) -> CardSet:
 
 def product(s: VaultSession) -> Product:
     cs = card_set(s)
-    return _add(s, Product(game_id=cs.game_id, set_id=cs.id, kind="single", name="Card", collector_number="1"))
+    return _add(
+        s, Product(game_id=cs.game_id, set_id=cs.id, kind="single", name="Card", collector_number="1")
+    )
 
 
 def sku(s: VaultSession) -> Sku:
-    return _add(s, Sku(product_id=product(s).id, sku_code=f"SKU-{new_id()}", condition="NM", shelf_price_cents=100))
+    return _add(
+        s, Sku(product_id=product(s).id, sku_code=f"SKU-{new_id()}", condition="NM", shelf_price_cents=100)
+    )
 
 
 def location(s: VaultSession) -> Location:
@@ -106,14 +110,20 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
     TransactionLine: lambda s: _add(
         s,
         TransactionLine(
-            transaction_id=transaction(s).id, line_no=1, description="x", quantity=1, unit_price_cents=100,
+            transaction_id=transaction(s).id,
+            line_no=1,
+            description="x",
+            quantity=1,
+            unit_price_cents=100,
             total_cents=100,
         ),
     ),
     TransactionTender: lambda s: _add(
         s, TransactionTender(transaction_id=transaction(s).id, tender="cash", amount_cents=100)
     ),
-    CreditEntry: lambda s: _add(s, CreditEntry(customer_id=customer(s).id, delta_cents=500, reason="adjustment")),
+    CreditEntry: lambda s: _add(
+        s, CreditEntry(customer_id=customer(s).id, delta_cents=500, reason="adjustment")
+    ),
     EventEntry: lambda s: _add(s, EventEntry(event_id=event(s).id, customer_id=customer(s).id)),
     CashMovement: lambda s: _add(s, CashMovement(shift_id=shift(s).id, kind="pay_in", amount_cents=100)),
     PriceUpdate: lambda s: _add(s, PriceUpdate(sku_id=sku(s).id, source="manual", new_cents=150)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -30,7 +31,9 @@ LEDGER = [m for m in REPLICATED if m.__replication__ == "ledger"]
 
 def changes_for(store: Store, table: str, pk: str) -> list[Change]:
     with store.read() as s:
-        return list(s.scalars(select(Change).where(Change.table_name == table, Change.pk == pk).order_by(Change.seq)))
+        return list(
+            s.scalars(select(Change).where(Change.table_name == table, Change.pk == pk).order_by(Change.seq))
+        )
 
 
 def all_changes(store: Store) -> list[Change]:
@@ -135,7 +138,7 @@ def test_seq_is_contiguous_and_hlc_strictly_increases(store: Store) -> None:
     changes = all_changes(store)
     assert [c.seq for c in changes] == list(range(1, len(changes) + 1))
     hlcs = [c.hlc for c in changes]
-    assert all(b > a for a, b in zip(hlcs, hlcs[1:], strict=False))
+    assert all(b > a for a, b in pairwise(hlcs))
     with store.read() as s:
         state = s.get(NodeState, 1)
         assert state is not None
@@ -187,8 +190,17 @@ def test_replaying_session_does_not_capture_but_keeps_caches(store: Store) -> No
     before = len(all_changes(store))
     with store.uow() as uow:
         uow.session.info["replaying"] = True
-        uow.add(StockMovement(id="f" * 32, sku_id=sku_id, location_id=loc_id, delta=-1, reason="sale",
-                              node_id="a" * 16, hlc=hlc.encode(1)))
+        uow.add(
+            StockMovement(
+                id="f" * 32,
+                sku_id=sku_id,
+                location_id=loc_id,
+                delta=-1,
+                reason="sale",
+                node_id="a" * 16,
+                hlc=hlc.encode(1),
+            )
+        )
     assert len(all_changes(store)) == before
     with store.read() as s:
         assert s.get(StockLevel, (sku_id, loc_id)).on_hand == 2  # type: ignore[union-attr]
@@ -223,17 +235,20 @@ def test_bulk_insert_captures_every_row(store: Store) -> None:
         skus = {sku.sku_code: sku for sku in s.scalars(select(Sku).where(Sku.sku_code.like("BULK-%")))}
     assert len(skus) == 250
     assert skus["BULK-7"].finish == "normal" and skus["BULK-7"].is_active  # python defaults applied
-    new = all_changes(store)[len(before):]
+    new = all_changes(store)[len(before) :]
     assert len(new) == 250
     assert {c.pk for c in new} == {s.id for s in skus.values()}
     assert [c.seq for c in new] == list(range(before[-1].seq + 1, before[-1].seq + 251))
     with store.uow() as uow:
         capture.bulk_insert(
-            uow.session, StockMovement,
+            uow.session,
+            StockMovement,
             [{"sku_id": s.id, "location_id": loc, "delta": 2, "reason": "receive"} for s in skus.values()],
         )
     with store.read() as s:
-        total = s.scalar(select(func.sum(StockLevel.on_hand)).where(StockLevel.sku_id.in_([x.id for x in skus.values()])))
+        total = s.scalar(
+            select(func.sum(StockLevel.on_hand)).where(StockLevel.sku_id.in_([x.id for x in skus.values()]))
+        )
         assert total == 500
         movements = list(s.scalars(select(StockMovement).where(StockMovement.sku_id == skus["BULK-1"].id)))
         assert movements[0].node_id == store.node_id and movements[0].hlc > 0

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,7 +35,7 @@ def test_strictly_increasing_for_any_clock(walls: list[int]) -> None:
     it = iter(walls)
     clock = hlc.HLC(clock=lambda: next(it))
     stamps = [clock.now() for _ in walls]
-    assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(b > a for a, b in pairwise(stamps))
 
 
 def test_observe_moves_past_remote() -> None:
@@ -79,4 +81,4 @@ def test_store_numbering_is_monotonic_across_processes_and_transactions(tmp_path
     s.close()
     assert [r.seq for r in rows] == list(range(1, 81))
     hlcs = [r.hlc for r in rows]
-    assert all(b > a for a, b in zip(hlcs, hlcs[1:], strict=False))
+    assert all(b > a for a, b in pairwise(hlcs))

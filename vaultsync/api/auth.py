@@ -36,12 +36,16 @@ def router(services: Services) -> APIRouter:
     def password_token(body: PasswordLogin) -> TokenOut:
         user = services.auth.login_password(body.username, body.password)
         issued = tokens.issue(user, secret)
-        return TokenOut(access_token=issued.token, expires_in=issued.expires_in, user_id=user.id, role=user.role)
+        return TokenOut(
+            access_token=issued.token, expires_in=issued.expires_in, user_id=user.id, role=user.role
+        )
 
     @r.post("/pin", response_model=TokenOut)
     def pin_token(body: PinLogin) -> TokenOut:
         user = services.auth.login_pin(body.user_id, body.pin)
         issued = tokens.issue(user, secret)
-        return TokenOut(access_token=issued.token, expires_in=issued.expires_in, user_id=user.id, role=user.role)
+        return TokenOut(
+            access_token=issued.token, expires_in=issued.expires_in, user_id=user.id, role=user.role
+        )
 
     return r

@@ -4,7 +4,6 @@ No ``from __future__ import annotations`` here: FastAPI must see the real
 ``Annotated[..., Depends(...)]`` objects of the locally built dependency.
 """
 
-
 from dataclasses import asdict
 from typing import Annotated, Any
 

@@ -19,7 +19,7 @@ _counter = 0
 
 def uuid7() -> uuid.UUID:
     """RFC 9562 UUIDv7 with a 12-bit monotonic counter within the same millisecond."""
-    global _last_ms, _counter
+    global _last_ms, _counter  # noqa: PLW0603 - process-wide monotonic state, guarded by _lock
     with _lock:
         ms = time.time_ns() // 1_000_000
         if ms <= _last_ms:

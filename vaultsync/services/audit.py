@@ -100,7 +100,9 @@ def verify_chain(session: Session, node_id: str) -> ChainReport:
     """Recompute a node's chain; report the first entry that does not fit."""
     prev = GENESIS
     count = 0
-    rows = session.scalars(select(AuditEntry).where(AuditEntry.node_id == node_id).order_by(AuditEntry.node_seq))
+    rows = session.scalars(
+        select(AuditEntry).where(AuditEntry.node_id == node_id).order_by(AuditEntry.node_seq)
+    )
     for count, entry in enumerate(rows, start=1):
         if entry.node_seq != count:
             return ChainReport(node_id, count, False, count, f"entry {count} is missing")

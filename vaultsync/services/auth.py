@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from vaultsync.domain.enums import Role
 from vaultsync.domain.errors import (
@@ -211,7 +210,9 @@ class AuthService:
                 require_role(actor, Role.ADMIN)
             if not active and user.role == Role.ADMIN.value:
                 admins = uow.session.scalar(
-                    select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True))
+                    select(func.count())
+                    .select_from(User)
+                    .where(User.role == "admin", User.is_active.is_(True))
                 )
                 if (admins or 0) <= 1 and user.is_active:
                     raise ConflictError("cannot disable the last active admin")
@@ -294,8 +295,13 @@ class AuthService:
             over = row.failures - FREE_ATTEMPTS
             if over >= 0:
                 row.locked_until = utcnow() + lockout_for(over)
-            audit.record(uow.session, "login.failed", entity_type="user", entity_id=user_id,
-                         after={"failures": row.failures})
+            audit.record(
+                uow.session,
+                "login.failed",
+                entity_type="user",
+                entity_id=user_id,
+                after={"failures": row.failures},
+            )
 
     def _succeed(self, user_id: str, action: str) -> UserView:
         with self.store.uow() as uow:

@@ -77,8 +77,10 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _on_hand_subquery() -> Select[tuple[str, int]]:
-    return select(StockLevel.sku_id, func.sum(StockLevel.on_hand).label("on_hand")).group_by(StockLevel.sku_id)
+def _on_hand_subquery() -> Select[str, int]:
+    return select(StockLevel.sku_id, func.sum(StockLevel.on_hand).label("on_hand")).group_by(
+        StockLevel.sku_id
+    )
 
 
 class InventoryService:
@@ -88,7 +90,9 @@ class InventoryService:
     def games(self) -> list[GameOption]:
         with self.store.read() as s:
             rows = s.execute(
-                select(Game.code, Game.name).where(Game.is_active.is_(True)).order_by(Game.sort_order, Game.name)
+                select(Game.code, Game.name)
+                .where(Game.is_active.is_(True))
+                .order_by(Game.sort_order, Game.name)
             )
             return [GameOption(code, name) for code, name in rows]
 
@@ -181,8 +185,9 @@ class InventoryService:
                 raise NotFoundError("no such SKU")
             sku, product, game_, card_set = found
             levels = s.execute(
-                select(StockLevel.location_id, StockLevel.on_hand)
-                .where(StockLevel.sku_id == sku_id, StockLevel.on_hand != 0)
+                select(StockLevel.location_id, StockLevel.on_hand).where(
+                    StockLevel.sku_id == sku_id, StockLevel.on_hand != 0
+                )
             ).all()
             paths = location_paths(s)
             stock = sorted(
@@ -204,9 +209,10 @@ class InventoryService:
 
 def location_paths(session: Session) -> dict[str, str]:
     """Location id -> "Main Store › Case 2 › Binder MTG-3" for every location."""
-    rows = {loc_id: (parent, name) for loc_id, parent, name in session.execute(
-        select(Location.id, Location.parent_id, Location.name)
-    )}
+    rows = {
+        loc_id: (parent, name)
+        for loc_id, parent, name in session.execute(select(Location.id, Location.parent_id, Location.name))
+    }
     out: dict[str, str] = {}
 
     def path(loc_id: str, depth: int = 0) -> str:

@@ -77,7 +77,7 @@ def _table_info(cls: type) -> _Table | None:
         replication = getattr(cls, "__replication__", "local")
         if replication not in ("lww", "ledger"):
             return None
-        mapper = inspect(cls)
+        mapper: Any = inspect(cls)
         table = mapper.local_table
         assert isinstance(table, Table)
         pks = mapper.primary_key
@@ -122,7 +122,9 @@ def observe_hlc(session: Session, remote_hlc: int) -> None:
     """Advance this node's HLC past a remote one (called when merging peers' changes)."""
     hlc_mod.check_remote(remote_hlc)
     session.execute(
-        text("UPDATE node_state SET last_hlc = CASE WHEN :r > last_hlc THEN :r ELSE last_hlc END WHERE id = 1"),
+        text(
+            "UPDATE node_state SET last_hlc = CASE WHEN :r > last_hlc THEN :r ELSE last_hlc END WHERE id = 1"
+        ),
         {"r": remote_hlc},
     )
 
@@ -141,10 +143,9 @@ def _changed_keys(state: InstanceState[Any], info: _Table) -> list[str]:
     changed = []
     for key, _col in info.columns:
         hist = state.attrs[key].history
-        if hist.added or hist.deleted:
-            # an attribute set to its current value shows up as added == unchanged
-            if hist.deleted or not hist.unchanged:
-                changed.append(key)
+        # an attribute set to its current value shows up as added == unchanged: not a change
+        if hist.deleted or (hist.added and not hist.unchanged):
+            changed.append(key)
     return changed
 
 
@@ -170,7 +171,7 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: ob
                 f"{keys} (a completed record is never rewritten)"
             )
         if info.has_updated_at and "updated_at" not in keys and not replaying:
-            obj.updated_at = now  # type: ignore[attr-defined]
+            obj.updated_at = now
             keys.append("updated_at")
         pending.append(_Pending(obj, UPSERT, keys))
     for obj in session.deleted:
@@ -194,8 +195,12 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: ob
             info = _TABLES[type(p.obj)]
             if info.has_hlc:
                 p.obj.hlc = p.hlc  # type: ignore[attr-defined]
-            if hasattr(p.obj, "node_id") and getattr(p.obj, "node_id", None) is None and info.replication == "ledger":
-                p.obj.node_id = node  # type: ignore[attr-defined]
+            if (
+                hasattr(p.obj, "node_id")
+                and getattr(p.obj, "node_id", None) is None
+                and info.replication == "ledger"
+            ):
+                p.obj.node_id = node
     session.info[_PENDING_KEY] = pending
 
 
@@ -225,7 +230,7 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
         return
     node = node_id_of(session)
     rows = [_change_row(node, p) for p in pending]
-    session.execute(insert(Change.__table__), rows)
+    session.execute(insert(Change), rows)
 
 
 def _change_row(node: str, p: _Pending) -> dict[str, Any]:
@@ -267,7 +272,7 @@ def _guard_bulk_dml(orm_execute_state: ORMExecuteState) -> None:
     if mapper is not None and _table_info(mapper.class_) is not None:
         raise ReplicationError(
             f"bulk {orm_execute_state.statement.__class__.__name__.lower()} on replicated table "
-            f"{mapper.local_table.name} would bypass change capture; use ORM objects or "
+            f"{mapper.class_.__tablename__} would bypass change capture; use ORM objects or "
             "vaultsync.store.capture.bulk_insert"
         )
 
@@ -282,7 +287,15 @@ def install(session_class: type[Session]) -> None:
 # --------------------------------------------------------------------------- derived caches
 
 
-def _upsert_add(session: Session, table: Table, keys: Sequence[str], value_col: str, rows: list[dict[str, Any]]) -> None:
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _upsert_add(
+    session: Session, table: Table, keys: Sequence[str], value_col: str, rows: list[dict[str, Any]]
+) -> None:
     """INSERT … ON CONFLICT DO UPDATE SET value = value + excluded.value, for SQLite and PostgreSQL."""
     if not rows:
         return
@@ -333,9 +346,9 @@ def apply_derived(
     session: Session, moves: Sequence[tuple[str, str, int]], credits: Sequence[tuple[str, int]]
 ) -> None:
     """Add ledger deltas to the on-hand and balance caches (also used by the sync engine)."""
-    _upsert_add(session, StockLevel.__table__, ("sku_id", "location_id"), "on_hand", _aggregate_stock(moves))
+    _upsert_add(session, _table(StockLevel), ("sku_id", "location_id"), "on_hand", _aggregate_stock(moves))
     _upsert_add(
-        session, CustomerBalance.__table__, ("customer_id",), "balance_cents", _aggregate_credit(credits)
+        session, _table(CustomerBalance), ("customer_id",), "balance_cents", _aggregate_credit(credits)
     )
 
 
@@ -356,15 +369,12 @@ def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]])
         raise ReplicationError(f"{model.__name__} is not a replicated table")
     node = node_id_of(session)
     first_seq, first_hlc = allocate(session, len(rows))
-    defaults: list[tuple[str, Column[Any], Any]] = []
-    for key, col in info.columns:
-        default = col.default
-        defaults.append((key, col, default))
+    defaults: list[tuple[str, Any]] = [(key, col.default) for key, col in info.columns]
     out_rows: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     for i, src in enumerate(rows):
         row: dict[str, Any] = {}
-        for key, col, default in defaults:
+        for key, default in defaults:
             if key in src:
                 row[key] = src[key]
             elif key == info.pk_key and key == "id":
@@ -374,9 +384,9 @@ def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]])
             elif key == "node_id" and info.replication == "ledger":
                 row[key] = node
             elif default is not None and getattr(default, "is_callable", False):
-                row[key] = default.arg(None)  # type: ignore[attr-defined]
+                row[key] = default.arg(None)
             elif default is not None and getattr(default, "is_scalar", False):
-                row[key] = default.arg  # type: ignore[attr-defined]
+                row[key] = default.arg
             else:
                 row[key] = None
         if info.has_hlc:
@@ -390,7 +400,9 @@ def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]])
                 "table_name": info.table.name,
                 "pk": str(row[info.pk_key]),
                 "op": UPSERT,
-                "data": codec.dumps({col.name: codec.encode_value(col, row[key]) for key, col in info.columns}),
+                "data": codec.dumps(
+                    {col.name: codec.encode_value(col, row[key]) for key, col in info.columns}
+                ),
             }
         )
     by_name = {key: col.name for key, col in info.columns}
@@ -399,7 +411,7 @@ def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]])
         [{by_name[k]: v for k, v in r.items()} for r in out_rows],
         execution_options={"vaultsync_captured": True},
     )
-    session.execute(insert(Change.__table__), changes)
+    session.execute(insert(Change), changes)
     if model is StockMovement:
         apply_derived(session, [(r["sku_id"], r["location_id"], r["delta"]) for r in out_rows], [])
     elif model is CreditEntry:

@@ -52,7 +52,9 @@ def _sqlite_path(url: str) -> Path | None:
 def _check_sqlite_file(path: Path, *, create: bool) -> None:
     if not path.exists():
         if not create:
-            raise StoreError(f"no database at {path} (create one with `vaultsync migrate` or `vaultsync demo`)")
+            raise StoreError(
+                f"no database at {path} (create one with `vaultsync migrate` or `vaultsync demo`)"
+            )
         if not path.parent.is_dir():
             raise StoreError(f"data directory does not exist: {path.parent}")
         if not os.access(path.parent, os.W_OK):

@@ -87,5 +87,3 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
     return engine
-
-

@@ -105,5 +105,3 @@ class Sku(IdMixin, TimestampMixin, Base):
     notes: Mapped[str | None] = mapped_column(Text, default=None)
 
     product: Mapped[Product] = relationship(back_populates="skus", lazy="joined")
-
-

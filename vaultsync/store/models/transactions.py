@@ -27,9 +27,7 @@ class Transaction(IdMixin, Base):
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), index=True, default=None)
     shift_id: Mapped[str | None] = mapped_column(ForeignKey("shifts.id"), index=True, default=None)
-    original_id: Mapped[str | None] = mapped_column(
-        ForeignKey("transactions.id"), index=True, default=None
-    )
+    original_id: Mapped[str | None] = mapped_column(ForeignKey("transactions.id"), index=True, default=None)
     #: who authorised an override on this transaction, if anyone
     approved_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
     subtotal_cents: Mapped[int] = mapped_column(CentsType, default=0)
@@ -102,5 +100,3 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
-
-
