@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -46,6 +47,9 @@ def test_doctor_json_reports_everything(monkeypatch, capsys, data: str) -> None:
     assert report["schema_revision"] == report["schema_head"]
     assert len(report["node_id"]) == 16
     assert report["native"] in ("compiled", "pure", "mixed")
+    if os.environ.get("VAULTSYNC_REQUIRE_NATIVE") == "1":  # CI: a normal install compiles the core
+        assert report["native"] == "compiled"
+        assert set(report["native_kernels"].values()) == {"compiled"}
     assert code == (0 if report["ok"] else EXIT_PROBLEMS)
 
 

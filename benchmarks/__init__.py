@@ -1,0 +1,1 @@
+"""pytest-benchmark suites comparing VaultSync's kernels with their baselines (run by path)."""
