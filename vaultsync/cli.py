@@ -210,8 +210,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _print_demo_credentials()
     else:
         print(f"Creating a demo shop with {args.skus:,} SKUs in {config.data_dir} ...", flush=True)
-        result = generate_demo_shop(services.store, skus=args.skus, seed=args.seed)
-        services.shop.set("shop.demo", True)
+        result = generate_demo_shop(services.store, skus=args.skus, seed=args.seed)  # marks shop.demo
         counts = ", ".join(f"{v:,} {k}" for k, v in result.counts.items())
         print(f"Done in {result.seconds:.1f} s: {counts}")
         _print_demo_credentials()

@@ -109,6 +109,7 @@ def test_detail_shows_on_hand_per_location_path(inv: InventoryService) -> None:
         ("Main Store › Case 2", 2),
     ]
     assert detail.row.on_hand == 6
+    assert detail.cost_basis_cents is None  # not set on this SKU; see the cost test below
     with pytest.raises(NotFoundError):
         inv.detail("nope")
 
@@ -132,3 +133,16 @@ def test_bad_search_input(inv: InventoryService, kwargs: dict) -> None:
 def test_like_wildcards_are_literal(inv: InventoryService) -> None:
     assert inv.search("%").total == 0
     assert inv.search("_").total == 0
+
+
+def test_cost_basis_only_for_managers(inv: InventoryService, store: Store) -> None:
+    from vaultsync.domain.enums import Role
+
+    sku_id = inv.search("400000000017").rows[0].sku_id
+    with store.uow() as uow:
+        sku = uow.session.get(Sku, sku_id)
+        assert sku is not None
+        sku.cost_basis_cents = 4000
+    assert inv.detail(sku_id).cost_basis_cents == 4000
+    assert inv.detail(sku_id, viewer=Role.MANAGER).cost_basis_cents == 4000
+    assert inv.detail(sku_id, viewer=Role.CASHIER).cost_basis_cents is None

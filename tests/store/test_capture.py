@@ -279,3 +279,13 @@ def test_node_identity_is_created_once(db_path) -> None:  # type: ignore[no-unty
     assert (b.node_id, b.shop_id) == (node, shop)
     assert len(node) == 16
     b.close()
+
+
+def test_empty_json_columns_are_sql_null_on_both_paths(store: Store) -> None:
+    with store.uow() as uow:
+        orm_sku = FACTORIES[Sku](uow.session)
+        prod = orm_sku.product_id  # type: ignore[attr-defined]
+        capture.bulk_insert(uow.session, Sku, [{"product_id": prod, "sku_code": "JSON-NULL"}])
+    with store.read() as s:
+        nulls = set(s.scalars(select(Sku.sku_code).where(Sku.sub_grades.is_(None))))
+    assert nulls == {orm_sku.sku_code, "JSON-NULL"}  # type: ignore[attr-defined]

@@ -46,6 +46,6 @@ def router(services: Services) -> APIRouter:
     @r.get("/skus/{sku_id}")
     def detail(user: User, sku_id: str) -> dict[str, Any]:
         require_role(user, Role.CASHIER)
-        return asdict(services.inventory.detail(sku_id))
+        return asdict(services.inventory.detail(sku_id, viewer=user.role))
 
     return r

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from vaultsync.domain.enums import Condition, Finish
+from vaultsync.domain.enums import Condition, Finish, Role
 from vaultsync.domain.errors import NotFoundError, ValidationError
 from vaultsync.store import Store
 from vaultsync.store.models import CardSet, Game, Location, Product, Sku, StockLevel
@@ -172,7 +172,10 @@ class InventoryService:
             ]
         return SearchPage(total=total, rows=rows)
 
-    def detail(self, sku_id: str) -> SkuDetail:
+    def detail(self, sku_id: str, *, viewer: Role | None = None) -> SkuDetail:
+        """Everything about one SKU. What the shop paid (cost basis) is only given to
+        managers and up when a ``viewer`` role is passed; internal callers pass none."""
+        show_cost = viewer is None or viewer.at_least(Role.MANAGER)
         with self.store.read() as s:
             found = s.execute(
                 select(Sku, Product, Game, CardSet)
@@ -199,7 +202,7 @@ class InventoryService:
                 kind=product.kind,
                 rarity=product.rarity,
                 cert_number=sku.cert_number,
-                cost_basis_cents=sku.cost_basis_cents,
+                cost_basis_cents=sku.cost_basis_cents if show_cost else None,
                 price_source=sku.price_source,
                 price_as_of=sku.price_as_of.isoformat() if sku.price_as_of else None,
                 image_path=product.image_path,

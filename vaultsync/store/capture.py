@@ -360,7 +360,10 @@ def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]])
 
     ``rows`` use attribute names; missing ``id`` values are generated, Python-side
     column defaults are applied, ledger rows get their ``node_id`` and ``hlc``.
-    Used for demo data and large imports where ORM objects would be too slow.
+    Used for demo data and large imports where ORM objects would be too slow. How each
+    column is filled and encoded is decided once per call, not once per cell. Callers
+    loading hundreds of thousands of rows should commit in chunks: one huge SQLite
+    transaction grows the write-ahead log until every page lookup slows down.
     """
     if not rows:
         return
@@ -369,50 +372,64 @@ def bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]])
         raise ReplicationError(f"{model.__name__} is not a replicated table")
     node = node_id_of(session)
     first_seq, first_hlc = allocate(session, len(rows))
-    defaults: list[tuple[str, Any]] = [(key, col.default) for key, col in info.columns]
-    out_rows: list[dict[str, Any]] = []
+    plan = [_fill_plan(info, key, col) for key, col in info.columns]
+    pk_name = next(col.name for key, col in info.columns if key == info.pk_key)
+    db_rows: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     for i, src in enumerate(rows):
-        row: dict[str, Any] = {}
-        for key, default in defaults:
-            if key in src:
-                row[key] = src[key]
-            elif key == info.pk_key and key == "id":
-                row[key] = new_id()
-            elif key == "hlc" and info.has_hlc:
-                row[key] = first_hlc + i
-            elif key == "node_id" and info.replication == "ledger":
-                row[key] = node
-            elif default is not None and getattr(default, "is_callable", False):
-                row[key] = default.arg(None)
-            elif default is not None and getattr(default, "is_scalar", False):
-                row[key] = default.arg
+        hlc = first_hlc + i
+        db_row: dict[str, Any] = {}
+        data: dict[str, Any] = {}
+        for key, name, col, fill, arg, encode in plan:
+            if fill == _FILL_HLC:
+                value: Any = hlc
+            elif key in src:
+                value = src[key]
+            elif fill == _FILL_ID:
+                value = new_id()
+            elif fill == _FILL_NODE:
+                value = node
+            elif fill == _FILL_CALL:
+                value = arg(None)
             else:
-                row[key] = None
-        if info.has_hlc:
-            row["hlc"] = first_hlc + i
-        out_rows.append(row)
+                value = arg
+            db_row[name] = value
+            data[name] = codec.encode_value(col, value) if encode and value is not None else value
+        db_rows.append(db_row)
         changes.append(
             {
                 "origin_node": node,
                 "seq": first_seq + i,
-                "hlc": first_hlc + i,
+                "hlc": hlc,
                 "table_name": info.table.name,
-                "pk": str(row[info.pk_key]),
+                "pk": str(db_row[pk_name]),
                 "op": UPSERT,
-                "data": codec.dumps(
-                    {col.name: codec.encode_value(col, row[key]) for key, col in info.columns}
-                ),
+                "data": codec.dumps(data),
             }
         )
-    by_name = {key: col.name for key, col in info.columns}
-    session.execute(
-        info.table.insert(),
-        [{by_name[k]: v for k, v in r.items()} for r in out_rows],
-        execution_options={"vaultsync_captured": True},
-    )
+    session.execute(info.table.insert(), db_rows, execution_options={"vaultsync_captured": True})
     session.execute(insert(Change), changes)
     if model is StockMovement:
-        apply_derived(session, [(r["sku_id"], r["location_id"], r["delta"]) for r in out_rows], [])
+        apply_derived(session, [(r["sku_id"], r["location_id"], r["delta"]) for r in db_rows], [])
     elif model is CreditEntry:
-        apply_derived(session, [], [(r["customer_id"], r["delta_cents"]) for r in out_rows])
+        apply_derived(session, [], [(r["customer_id"], r["delta_cents"]) for r in db_rows])
+
+
+_FILL_SCALAR, _FILL_ID, _FILL_HLC, _FILL_NODE, _FILL_CALL = range(5)
+
+
+def _fill_plan(info: _Table, key: str, col: Column[Any]) -> tuple[str, str, Column[Any], int, Any, bool]:
+    """(attribute key, column name, column, how to fill a missing value, default, needs encoding)."""
+    default: Any = col.default
+    fill, arg = _FILL_SCALAR, None
+    if key == "hlc" and info.has_hlc:
+        fill = _FILL_HLC
+    elif key == info.pk_key and key == "id":
+        fill = _FILL_ID
+    elif key == "node_id" and info.replication == "ledger":
+        fill = _FILL_NODE
+    elif default is not None and getattr(default, "is_callable", False):
+        fill, arg = _FILL_CALL, default.arg
+    elif default is not None and getattr(default, "is_scalar", False):
+        arg = default.arg
+    return key, col.name, col, fill, arg, codec.needs_encoding(col)

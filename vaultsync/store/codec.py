@@ -23,6 +23,11 @@ def _base_type(type_: TypeEngine[Any]) -> TypeEngine[Any]:
     return type_
 
 
+def needs_encoding(column: Column[Any]) -> bool:
+    """Whether values of this column differ between Python and the change log's JSON."""
+    return isinstance(_base_type(column.type), DateTime | Date | LargeBinary)
+
+
 def encode_value(column: Column[Any], value: Any) -> Any:
     if value is None:
         return None

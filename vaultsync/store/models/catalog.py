@@ -87,7 +87,7 @@ class Sku(IdMixin, TimestampMixin, Base):
     language: Mapped[str] = mapped_column(String(8), default="EN")
     grader: Mapped[str | None] = mapped_column(String(8), default=None)  # Grader
     grade: Mapped[str | None] = mapped_column(String(8), default=None)  # "10", "9.5", "A"
-    sub_grades: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    sub_grades: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     cert_number: Mapped[str | None] = mapped_column(String(32), unique=True, default=None)
     barcode: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
     #: slabs and one-offs: exactly one exists, it can be sold once

@@ -27,8 +27,8 @@ class Shift(IdMixin, TimestampMixin, Base):
     counted_cash_cents: Mapped[int | None] = mapped_column(CentsType, default=None)
     variance_cents: Mapped[int | None] = mapped_column(CentsType, default=None)
     #: {"2000": 3, "100": 12, ...}: count per denomination in cents
-    denominations: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    z_report: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    denominations: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
+    z_report: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
 
 class CashMovement(IdMixin, Base):

@@ -92,5 +92,5 @@ class PeerLink(Base):
     port: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16), default="static")  # "zeroconf" | "static"
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    last_clock: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    last_clock: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -1,0 +1,1 @@
+"""UI tests: NiceGUI's simulated ``user`` against a real (temporary) shop database."""

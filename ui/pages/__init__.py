@@ -1,0 +1,1 @@
+"""The pages of the VaultSync UI; each module's ``register()`` adds its routes."""
