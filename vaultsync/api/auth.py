@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from vaultsync.api.errors import ErrorMappingRoute
 from vaultsync.services import tokens
+from vaultsync.services.auth import UserView
 from vaultsync.services.container import Services
 
 
@@ -32,20 +33,18 @@ def router(services: Services) -> APIRouter:
     r = APIRouter(prefix="/auth", tags=["auth"], route_class=ErrorMappingRoute)
     secret = services.config.secret()
 
-    @r.post("/token", response_model=TokenOut)
-    def password_token(body: PasswordLogin) -> TokenOut:
-        user = services.auth.login_password(body.username, body.password)
+    def token_for(user: UserView) -> TokenOut:
         issued = tokens.issue(user, secret)
         return TokenOut(
             access_token=issued.token, expires_in=issued.expires_in, user_id=user.id, role=user.role
         )
 
+    @r.post("/token", response_model=TokenOut)
+    def password_token(body: PasswordLogin) -> TokenOut:
+        return token_for(services.auth.login_password(body.username, body.password))
+
     @r.post("/pin", response_model=TokenOut)
     def pin_token(body: PinLogin) -> TokenOut:
-        user = services.auth.login_pin(body.user_id, body.pin)
-        issued = tokens.issue(user, secret)
-        return TokenOut(
-            access_token=issued.token, expires_in=issued.expires_in, user_id=user.id, role=user.role
-        )
+        return token_for(services.auth.login_pin(body.user_id, body.pin))
 
     return r
