@@ -289,3 +289,18 @@ def test_empty_json_columns_are_sql_null_on_both_paths(store: Store) -> None:
     with store.read() as s:
         nulls = set(s.scalars(select(Sku.sku_code).where(Sku.sub_grades.is_(None))))
     assert nulls == {orm_sku.sku_code, "JSON-NULL"}  # type: ignore[attr-defined]
+
+
+def test_observing_a_peer_clock_moves_local_hlc_past_it(store: Store) -> None:
+    remote = hlc.now_floor() + hlc.encode(60_000)  # a peer one minute ahead
+    with store.uow() as uow:
+        capture.observe_hlc(uow.session, remote)
+    with store.uow() as uow:
+        FACTORIES[Game](uow.session)
+    [change] = all_changes(store)
+    assert change.hlc > remote
+    with pytest.raises(hlc.ClockDriftError), store.uow() as uow:
+        capture.observe_hlc(uow.session, hlc.now_floor() + hlc.encode(hlc.MAX_DRIFT_MS + 60_000))
+    with store.read() as s:
+        state = s.get(NodeState, 1)
+        assert state is not None and state.last_hlc == change.hlc

@@ -107,3 +107,15 @@ def test_bad_urls_get_one_line_errors(url: str, message: str) -> None:
     with pytest.raises(StoreError, match=message) as info:
         open_store(url)
     assert "\n" not in str(info.value)
+
+
+def test_checkpoint_truncates_the_wal(sqlite_store: Store, db_path: Path) -> None:
+    from tests.store.factories import game
+
+    with sqlite_store.uow() as uow:
+        for _ in range(50):
+            game(uow.session)
+    wal = db_path.with_name(db_path.name + "-wal")
+    assert wal.stat().st_size > 0
+    sqlite_store.checkpoint()
+    assert wal.stat().st_size == 0
