@@ -11,12 +11,15 @@ from vaultsync.store.base import Base
 from vaultsync.store.models import (
     AuditEntry,
     CardSet,
+    Cart,
     CashMovement,
     CreditEntry,
     Customer,
     Event,
     EventEntry,
     Game,
+    GiftCard,
+    GiftCardEntry,
     Location,
     Node,
     PriceReview,
@@ -88,6 +91,10 @@ def transaction(s: VaultSession) -> Transaction:
     return _add(s, Transaction(number=f"T-{new_id()[-16:]}", kind="sale", total_cents=100))
 
 
+def gift_card(s: VaultSession) -> GiftCard:
+    return _add(s, GiftCard(code=f"GC{new_id()[-12:]}"))
+
+
 def event(s: VaultSession) -> Event:
     return _add(s, Event(name="FNM", starts_at=NOW, fee_cents=500))
 
@@ -133,6 +140,9 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
     ),
     Setting: lambda s: _add(s, Setting(key=f"k.{new_id()}", value={"a": 1})),
     Node: lambda s: _add(s, Node(node_id=new_node_id(), name="Register 9")),
+    Cart: lambda s: _add(s, Cart(payload={"lines": []})),
+    GiftCard: gift_card,
+    GiftCardEntry: lambda s: _add(s, GiftCardEntry(gift_card_id=gift_card(s).id, delta_cents=2500)),
 }
 
 #: a column of each mutable (lww) model that an update test can change, with a new value
@@ -151,4 +161,6 @@ MUTATIONS: dict[type[Base], tuple[str, Any]] = {
     PriceReview: ("status", "accepted"),
     Setting: ("value", {"a": 2}),
     Node: ("revoked_at", NOW),
+    Cart: ("status", "held"),
+    GiftCard: ("is_active", False),
 }

@@ -5,6 +5,7 @@ from vaultsync.store.models.catalog import CardSet, Game, Product, Sku
 from vaultsync.store.models.customers import CreditEntry, Customer, CustomerBalance
 from vaultsync.store.models.events import Event, EventEntry
 from vaultsync.store.models.locations import Location
+from vaultsync.store.models.pos import Cart, GiftCard, GiftCardEntry, PrintJob
 from vaultsync.store.models.pricing import PriceReview, PriceUpdate
 from vaultsync.store.models.settings import Setting
 from vaultsync.store.models.shifts import CashMovement, Shift
@@ -16,6 +17,7 @@ from vaultsync.store.models.users import LoginThrottle, Station, User
 __all__ = [
     "AuditEntry",
     "CardSet",
+    "Cart",
     "CashMovement",
     "Change",
     "Counter",
@@ -25,12 +27,15 @@ __all__ = [
     "Event",
     "EventEntry",
     "Game",
+    "GiftCard",
+    "GiftCardEntry",
     "Location",
     "LoginThrottle",
     "Node",
     "NodeState",
     "PeerLink",
     "PriceReview",
+    "PrintJob",
     "PriceUpdate",
     "Product",
     "Setting",
