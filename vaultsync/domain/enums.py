@@ -89,6 +89,7 @@ class MovementReason(StrEnum):
 class TransactionKind(StrEnum):
     SALE = "sale"
     REFUND = "refund"
+    VOID = "void"  # reversal of a completed sale (manager override)
     BUY = "buy"
     EVENT_ENTRY = "event_entry"
     PAYOUT = "payout"
