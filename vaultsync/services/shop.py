@@ -21,6 +21,18 @@ DEFAULTS: dict[str, Any] = {
     "shop.address": "",
     "shop.phone": "",
     "receipt.footer": "Thank you! Returns within 14 days with receipt.",
+    # tax rates per tax category, in basis points (825 = 8.25 %); games and products name
+    # their category, "standard" unless they say otherwise
+    "tax.rates": {"standard": 0},
+    "tax.inclusive": False,
+    # manager override needed above these (discount as basis points of the line or cart)
+    "pos.discount_approval_bps": 2000,
+    "pos.refund_approval_cents": 10000,
+    # shifts: the cash denominations counted at open/close (cents, largest first), the pay-out
+    # above which a manager must approve, and whether a no-sale drawer open needs a manager
+    "shift.denominations": [10000, 5000, 2000, 1000, 500, 100, 25, 10, 5, 1],
+    "shift.payout_approval_cents": 5000,
+    "shift.no_sale_requires_approval": True,
 }
 
 
