@@ -12,13 +12,14 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from vaultsync.domain.errors import AuthenticationError, VaultSyncError
+from vaultsync.services.approval import ApprovalRequired
 
 log = logging.getLogger("vaultsync.api")
 
 
-def error_response(status: int, message: str) -> JSONResponse:
+def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+    return JSONResponse({"error": message, "status": status, **extra}, status_code=status, headers=headers)
 
 
 class ErrorMappingRoute(APIRoute):
@@ -36,6 +37,9 @@ class ErrorMappingRoute(APIRoute):
                 return await handler(request)
             except AuthenticationError as exc:
                 return error_response(401, str(exc))
+            except ApprovalRequired as exc:
+                # the client asks for a manager PIN and repeats the call with approval_pin
+                return error_response(403, str(exc), approval_required=True, reason=exc.reason)
             except VaultSyncError as exc:
                 return error_response(exc.http_status, str(exc))
             except (HTTPException, RequestValidationError):

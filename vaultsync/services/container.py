@@ -10,8 +10,12 @@ from dataclasses import dataclass
 
 from vaultsync.config import Config
 from vaultsync.services.auth import AuthService
+from vaultsync.services.checkout import CheckoutService
 from vaultsync.services.inventory import InventoryService
+from vaultsync.services.receipts import ReceiptService
+from vaultsync.services.refunds import RefundService
 from vaultsync.services.shop import ShopService
+from vaultsync.services.stations import StationService
 from vaultsync.store import Store
 
 
@@ -22,13 +26,23 @@ class Services:
     auth: AuthService
     inventory: InventoryService
     shop: ShopService
+    checkout: CheckoutService
+    refunds: RefundService
+    receipts: ReceiptService
+    stations: StationService
 
     @classmethod
     def build(cls, config: Config, store: Store) -> Services:
+        auth = AuthService(store)
+        shop = ShopService(store)
         return cls(
             config=config,
             store=store,
-            auth=AuthService(store),
+            auth=auth,
             inventory=InventoryService(store),
-            shop=ShopService(store),
+            shop=shop,
+            checkout=CheckoutService(store, auth, shop),
+            refunds=RefundService(store, auth, shop),
+            receipts=ReceiptService(store, shop),
+            stations=StationService(store),
         )
