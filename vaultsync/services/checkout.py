@@ -23,11 +23,13 @@ from sqlalchemy.orm import Session
 from vaultsync.domain.cart import CartLine, CartState, Discount
 from vaultsync.domain.enums import MovementReason, Role, Tender, TransactionKind
 from vaultsync.domain.errors import ConflictError, NotFoundError, ValidationError
+from vaultsync.domain.ids import new_id
 from vaultsync.domain.money import MAX_CENTS
 from vaultsync.domain.pricing import BPS, Totals
 from vaultsync.services import audit
 from vaultsync.services.approval import approve
 from vaultsync.services.auth import AuthService, UserView, require_role
+from vaultsync.services.shifts import open_shift_for
 from vaultsync.services.shop import ShopService
 from vaultsync.store import Store
 from vaultsync.store.models import (
@@ -41,7 +43,6 @@ from vaultsync.store.models import (
     GiftCard,
     GiftCardEntry,
     Product,
-    Shift,
     Sku,
     Station,
     StockLevel,
@@ -214,7 +215,8 @@ class CheckoutService:
 
     @staticmethod
     def _find_sku(s: Session, code: str) -> str | None:
-        found = s.scalar(select(Sku.id).where(func.upper(Sku.sku_code) == code.upper()))
+        # SKU codes are upper case; both spellings keep the lookup on the unique index
+        found = s.scalar(select(Sku.id).where(Sku.sku_code.in_({code, code.upper()})).limit(1))
         if found:
             return found
         found = s.scalar(select(Sku.id).where(Sku.cert_number == code))
@@ -590,19 +592,22 @@ class CheckoutService:
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
         change = _check_tenders(tenders, totals.total_cents, has_customer=cart.customer_id is not None)
-        with self.store.uow() as uow:
+        with self.store.uow() as uow, uow.session.no_autoflush:
+            # no autoflush: everything below is flushed once at commit, so change capture
+            # numbers the whole sale in one go instead of once per lookup
             s = uow.session
             if s.scalar(select(Transaction.id).where(Transaction.client_request_id == request_id)):
                 raise ConflictError("this sale was just completed on another request; refresh")
             station = s.get(Station, cart.station_id) if cart.station_id else None
             if station is None:
                 raise ConflictError("this terminal has no station set up")
-            shift_id = _open_shift_id(s, station.id)
+            shift_id = _open_shift_id(s, station.id, lock=True)
             if shift_id is None:
                 raise ConflictError("open a shift before selling")
             self._check_payment_sources(s, cart, tenders)
             moves = self._plan_stock(s, cart)
             txn = Transaction(
+                id=new_id(),
                 number=_next_number(s, station.receipt_prefix),
                 kind=TransactionKind.SALE.value,
                 station_id=station.id,
@@ -621,7 +626,6 @@ class CheckoutService:
                 node_id=self.store.node_id,
             )
             s.add(txn)
-            s.flush()
             self._write_lines(s, txn, cart, totals)
             self._write_tenders(s, txn, cart, tenders, change, actor)
             for sku_id, location_id, qty in moves:
@@ -896,10 +900,13 @@ def _on_hand(s: Session, sku_id: str) -> int:
     )
 
 
-def _open_shift_id(s: Session, station_id: str | None) -> str | None:
+def _open_shift_id(s: Session, station_id: str | None, *, lock: bool = False) -> str | None:
+    """The station's open shift; ``lock`` (when writing money) makes a concurrent shift close
+    wait for this transaction, so nothing lands on a shift whose Z report is already frozen."""
     if station_id is None:
         return None
-    return s.scalar(select(Shift.id).where(Shift.station_id == station_id, Shift.status == "open").limit(1))
+    shift = open_shift_for(s, station_id, lock=lock)
+    return shift.id if shift is not None else None
 
 
 def _next_number(s: Session, prefix: str) -> str:

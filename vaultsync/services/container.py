@@ -14,6 +14,7 @@ from vaultsync.services.checkout import CheckoutService
 from vaultsync.services.inventory import InventoryService
 from vaultsync.services.receipts import ReceiptService
 from vaultsync.services.refunds import RefundService
+from vaultsync.services.shifts import ShiftService
 from vaultsync.services.shop import ShopService
 from vaultsync.services.stations import StationService
 from vaultsync.store import Store
@@ -30,6 +31,7 @@ class Services:
     refunds: RefundService
     receipts: ReceiptService
     stations: StationService
+    shifts: ShiftService
 
     @classmethod
     def build(cls, config: Config, store: Store) -> Services:
@@ -45,4 +47,5 @@ class Services:
             refunds=RefundService(store, auth, shop),
             receipts=ReceiptService(store, shop),
             stations=StationService(store),
+            shifts=ShiftService(store, auth),
         )

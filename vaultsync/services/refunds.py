@@ -637,7 +637,7 @@ def _station_and_shift(s: Session, station_id: str) -> tuple[Station, str]:
     station = s.get(Station, station_id)
     if station is None:
         raise ConflictError("this terminal has no station set up")
-    shift_id = _open_shift_id(s, station.id)
+    shift_id = _open_shift_id(s, station.id, lock=True)
     if shift_id is None:
         raise ConflictError("open a shift before refunding")
     return station, shift_id

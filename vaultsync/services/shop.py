@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +22,14 @@ DEFAULTS: dict[str, Any] = {
     "shop.address": "",
     "shop.phone": "",
     "receipt.footer": "Thank you! Returns within 14 days with receipt.",
+    "receipt.width": 42,
+    "smtp.host": "",
+    "smtp.port": 587,
+    "smtp.starttls": True,
+    "smtp.ssl": False,
+    "smtp.from": "",
+    "smtp.username": "",
+    "smtp.password": "",
     # tax rates per tax category, in basis points (825 = 8.25 %); games and products name
     # their category, "standard" unless they say otherwise
     "tax.rates": {"standard": 0},
@@ -36,20 +45,29 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: settings are read on every scan; a short cache keeps that off the database while a
+#: change made on another terminal still shows up within seconds
+CACHE_SECONDS = 5.0
+
+
 class ShopService:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._cache: dict[str, Any] | None = None
+        self._cached_at = 0.0
 
     def get(self, key: str) -> Any:
-        with self.store.read() as s:
-            row = s.get(Setting, key)
-            return row.value if row is not None else DEFAULTS.get(key)
+        return self.all().get(key)
 
     def all(self) -> dict[str, Any]:
+        cache, at = self._cache, self._cached_at
+        if cache is not None and time.monotonic() - at < CACHE_SECONDS:
+            return dict(cache)
         values = dict(DEFAULTS)
         with self.store.read() as s:
             values.update({row.key: row.value for row in s.scalars(select(Setting))})
-        return values
+        self._cache, self._cached_at = values, time.monotonic()
+        return dict(values)
 
     def set(self, key: str, value: Any, *, actor: UserView | None = None) -> None:
         if actor is not None:
@@ -73,6 +91,7 @@ class ShopService:
                 before={"value": before},
                 after={"value": value},
             )
+        self._cache = None  # this terminal sees its own change at once
 
     @property
     def name(self) -> str:
