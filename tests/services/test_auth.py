@@ -147,3 +147,14 @@ def test_password_change_clears_lockout_and_is_audited(auth: AuthService, sqlite
         report = audit.verify_chain(s, sqlite_store.node_id)
     assert "user.password" in actions and "login.failed" in actions
     assert report.ok and report.entries == len(actions)
+
+
+def test_manager_override_pin_guessing_is_locked_out(auth: AuthService) -> None:
+    for _ in range(FREE_ATTEMPTS):
+        with pytest.raises(AuthenticationError, match="not a manager PIN"):
+            auth.verify_manager_pin("0000")
+    with pytest.raises(AuthenticationError, match="try again in"):
+        auth.verify_manager_pin("2468")  # even the right PIN waits out the lockout
+    from vaultsync.services.auth import OVERRIDE_BUCKET
+
+    assert auth.lockout_remaining(OVERRIDE_BUCKET) > timedelta(0)

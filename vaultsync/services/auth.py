@@ -34,6 +34,9 @@ MIN_PASSWORD = 8
 #: failures allowed before the first lockout
 FREE_ATTEMPTS = 3
 BASE_LOCKOUT = timedelta(seconds=30)
+#: manager-override PIN guesses share one lockout per terminal: otherwise a cashier at the
+#: override prompt could try PINs without end (each attempt is also audited)
+OVERRIDE_BUCKET = "manager-override"
 MAX_LOCKOUT = timedelta(minutes=15)
 
 
@@ -267,9 +270,12 @@ class AuthService:
                     )
                 )
             )
+        self._check_lock(OVERRIDE_BUCKET)
         for user in candidates:
             if verify_secret(user.pin_hash, pin or ""):
+                self._clear(OVERRIDE_BUCKET)
                 return UserView.of(user)
+        self._fail(OVERRIDE_BUCKET, audit_action=None)  # approve() audits the denied override itself
         raise AuthenticationError("that is not a manager PIN")
 
     def lockout_remaining(self, user_id: str) -> timedelta:
@@ -285,7 +291,7 @@ class AuthService:
             secs = int(remaining.total_seconds()) + 1
             raise AuthenticationError(f"too many wrong attempts: try again in {secs} s")
 
-    def _fail(self, user_id: str) -> None:
+    def _fail(self, user_id: str, *, audit_action: str | None = "login.failed") -> None:
         with self.store.uow() as uow:
             row = uow.session.get(LoginThrottle, user_id)
             if row is None:
@@ -295,13 +301,20 @@ class AuthService:
             over = row.failures - FREE_ATTEMPTS
             if over >= 0:
                 row.locked_until = utcnow() + lockout_for(over)
-            audit.record(
-                uow.session,
-                "login.failed",
-                entity_type="user",
-                entity_id=user_id,
-                after={"failures": row.failures},
-            )
+            if audit_action:
+                audit.record(
+                    uow.session,
+                    audit_action,
+                    entity_type="user",
+                    entity_id=user_id,
+                    after={"failures": row.failures},
+                )
+
+    def _clear(self, key: str) -> None:
+        with self.store.uow() as uow:
+            row = uow.session.get(LoginThrottle, key)
+            if row is not None:
+                uow.session.delete(row)
 
     def _succeed(self, user_id: str, action: str) -> UserView:
         with self.store.uow() as uow:
