@@ -112,25 +112,31 @@ class OptionalBuildExt(build_ext):
         # Generated C is cached under build/ in a directory keyed by the Cython version and the
         # directives, so changing either regenerates it (cythonize only compares timestamps).
         key = hashlib.sha256(repr((cython_version, sorted(CYTHON_DIRECTIVES.items()))).encode())
-        try:
-            translated = cythonize(
-                self.extensions,
-                compiler_directives=CYTHON_DIRECTIVES,
-                include_path=[NATIVE_DIR],
-                build_dir=os.path.join("build", f"cython-{key.hexdigest()[:12]}"),
-                force=self.force,
-                quiet=True,
-            )
-        except Exception as exc:  # Cython reports the details itself; its CompileError is generic
-            if required:
-                raise
-            self._skip_all(f"Cython could not translate the native core: {exc!r}")
-            return
-        # Point the original extensions at the C files: they carry state that setuptools set up
-        # in finalize_options, which the new Extension objects cythonize() returns lack.
-        c_sources = {ext.name: ext.sources for ext in translated}
+        # One kernel at a time: a translation error in one .pyx must not take the others down.
+        kept = []
         for ext in self.extensions:
-            ext.sources = c_sources[ext.name]
+            try:
+                [translated] = cythonize(
+                    [ext],
+                    compiler_directives=CYTHON_DIRECTIVES,
+                    include_path=[NATIVE_DIR],
+                    build_dir=os.path.join("build", f"cython-{key.hexdigest()[:12]}"),
+                    force=self.force,
+                    quiet=True,
+                )
+            except Exception as exc:  # Cython reports the details itself; its CompileError is generic
+                if required:
+                    raise
+                self._discard(ext)
+                _warn(f"Cython could not translate {ext.name}: {exc!r}")
+                continue
+            # Point the original extension at the C file: it carries state that setuptools set up
+            # in finalize_options, which the new Extension object cythonize() returns lacks.
+            ext.sources = translated.sources
+            kept.append(ext)
+        self.extensions = kept
+        if not kept:
+            return
         try:
             super().run()
         except BUILD_ERRORS as exc:

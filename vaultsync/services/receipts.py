@@ -42,7 +42,8 @@ class ReceiptService:
                     description=li.description,
                     quantity=li.quantity,
                     unit_price_cents=li.unit_price_cents,
-                    total_cents=li.total_cents,
+                    # lines show goods after discounts; tax is its own receipt line unless inclusive
+                    total_cents=li.total_cents if txn.tax_inclusive else li.total_cents - li.tax_cents,
                     discount_cents=li.discount_cents,
                     detail=li.reason if li.sku_id is None else None,
                 )

@@ -42,6 +42,24 @@ DEFAULTS: dict[str, Any] = {
     "shift.denominations": [10000, 5000, 2000, 1000, 500, 100, 25, 10, 5, 1],
     "shift.payout_approval_cents": 5000,
     "shift.no_sale_requires_approval": True,
+    # register quick keys: {"label", "sku_code"} adds that SKU; {"label", "description",
+    # "price_cents", "reason"} adds a custom line; "ask_quantity": true asks for a count first
+    "pos.quick_keys": [
+        {
+            "label": "Bulk commons",
+            "description": "Bulk commons (by count)",
+            "price_cents": 10,
+            "reason": "bulk by count",
+            "ask_quantity": True,
+        },
+        {"label": "Sleeves", "description": "Card sleeves (pack)", "price_cents": 999, "reason": "supplies"},
+        {
+            "label": "Event entry",
+            "description": "Event entry fee",
+            "price_cents": 500,
+            "reason": "event entry",
+        },
+    ],
 }
 
 
