@@ -121,6 +121,8 @@ class HeldCart:
 #: called inside the sale's unit of work with (session, transaction id): the hardware layer
 #: uses it to queue the receipt in the same transaction as the sale
 ReceiptHook = Callable[[Session, str], None]
+#: called after a committed cash sale/refund with (station id, user id, reason): kicks the drawer
+DrawerHook = Callable[[str, str | None, str], object]
 
 
 @dataclass
@@ -129,6 +131,7 @@ class CheckoutService:
     auth: AuthService
     shop: ShopService
     receipt_hook: ReceiptHook | None = None
+    drawer_hook: DrawerHook | None = None
     _carts: dict[str, CartState] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -660,6 +663,7 @@ class CheckoutService:
             if held is not None:
                 held.status, held.transaction_id = "completed", txn.id
             if self.receipt_hook is not None:
+                s.flush()  # the receipt is built from the rows just written
                 self.receipt_hook(s, txn.id)
             result = SaleResult(
                 transaction_id=txn.id,
@@ -670,6 +674,8 @@ class CheckoutService:
             )
         with self._lock:
             self._carts.pop(cart_id, None)
+        if result.opens_drawer and self.drawer_hook is not None and cart.station_id:
+            self.drawer_hook(cart.station_id, actor.id, f"cash sale {result.number}")
         return result
 
     def _replayed(self, request_id: str) -> SaleResult | None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from vaultsync.config import Config
 from vaultsync.services.auth import AuthService
 from vaultsync.services.checkout import CheckoutService
+from vaultsync.services.customers import CustomerService
+from vaultsync.services.devices import DeviceService
 from vaultsync.services.inventory import InventoryService
 from vaultsync.services.receipts import ReceiptService
 from vaultsync.services.refunds import RefundService
@@ -30,22 +32,32 @@ class Services:
     checkout: CheckoutService
     refunds: RefundService
     receipts: ReceiptService
+    devices: DeviceService
     stations: StationService
     shifts: ShiftService
+    customers: CustomerService
 
     @classmethod
     def build(cls, config: Config, store: Store) -> Services:
         auth = AuthService(store)
         shop = ShopService(store)
+        receipts = ReceiptService(store, shop)
+        devices = DeviceService(store, shop, receipts)
+
+        def kick(station_id: str, user_id: str | None, reason: str) -> object:
+            return devices.open_drawer(station_id, user_id=user_id, reason=reason)
+
         return cls(
             config=config,
             store=store,
             auth=auth,
             inventory=InventoryService(store),
             shop=shop,
-            checkout=CheckoutService(store, auth, shop),
-            refunds=RefundService(store, auth, shop),
-            receipts=ReceiptService(store, shop),
+            checkout=CheckoutService(store, auth, shop, receipt_hook=devices.receipt_hook, drawer_hook=kick),
+            refunds=RefundService(store, auth, shop, receipt_hook=devices.receipt_hook, drawer_hook=kick),
+            receipts=receipts,
+            devices=devices,
             stations=StationService(store),
             shifts=ShiftService(store, auth),
+            customers=CustomerService(store),
         )

@@ -28,7 +28,7 @@ from vaultsync.domain.pricing import allocate
 from vaultsync.services import audit
 from vaultsync.services.approval import approve
 from vaultsync.services.auth import AuthService, UserView, require_role
-from vaultsync.services.checkout import ReceiptHook, _next_number, _open_shift_id
+from vaultsync.services.checkout import DrawerHook, ReceiptHook, _next_number, _open_shift_id
 from vaultsync.services.shop import ShopService
 from vaultsync.store import Store
 from vaultsync.store.models import (
@@ -113,12 +113,18 @@ class RefundResult:
 
 class RefundService:
     def __init__(
-        self, store: Store, auth: AuthService, shop: ShopService, receipt_hook: ReceiptHook | None = None
+        self,
+        store: Store,
+        auth: AuthService,
+        shop: ShopService,
+        receipt_hook: ReceiptHook | None = None,
+        drawer_hook: DrawerHook | None = None,
     ) -> None:
         self.store = store
         self.auth = auth
         self.shop = shop
         self.receipt_hook = receipt_hook
+        self.drawer_hook = drawer_hook
 
     # ------------------------------------------------------------------ look-ups
 
@@ -197,16 +203,20 @@ class RefundService:
                 entity_type="transaction",
                 entity_id=original.transaction_id,
             )
-        return self._write(
-            original=original,
-            kind=TransactionKind.REFUND,
-            returns=[(by_id[r.line_id], r.quantity, r.restock, amounts[r.line_id]) for r in lines],
-            to=to,
-            actor=actor,
-            approver=approver,
-            station_id=station_id,
-            request_id=request_id,
-            reason=reason,
+        return self._kick(
+            self._write(
+                original=original,
+                kind=TransactionKind.REFUND,
+                returns=[(by_id[r.line_id], r.quantity, r.restock, amounts[r.line_id]) for r in lines],
+                to=to,
+                actor=actor,
+                approver=approver,
+                station_id=station_id,
+                request_id=request_id,
+                reason=reason,
+            ),
+            station_id,
+            actor,
         )
 
     def void_sale(
@@ -238,16 +248,20 @@ class RefundService:
             entity_type="transaction",
             entity_id=original.transaction_id,
         )
-        return self._write(
-            original=original,
-            kind=TransactionKind.VOID,
-            returns=[(li, li.sold_quantity, True, li.total_cents) for li in original.lines],
-            to=TO_ORIGINAL,
-            actor=actor,
-            approver=approver,
-            station_id=station_id,
-            request_id=request_id,
-            reason=reason,
+        return self._kick(
+            self._write(
+                original=original,
+                kind=TransactionKind.VOID,
+                returns=[(li, li.sold_quantity, True, li.total_cents) for li in original.lines],
+                to=TO_ORIGINAL,
+                actor=actor,
+                approver=approver,
+                station_id=station_id,
+                request_id=request_id,
+                reason=reason,
+            ),
+            station_id,
+            actor,
         )
 
     def refund_without_receipt(
@@ -361,9 +375,16 @@ class RefundService:
             )
             if self.receipt_hook is not None:
                 self.receipt_hook(s, txn.id)
-            return RefundResult(
+            result = RefundResult(
                 txn.id, txn.number, total, given, opens_drawer=to == TO_CASH and station.has_drawer
             )
+        return self._kick(result, station_id, actor)
+
+    def _kick(self, result: RefundResult, station_id: str, actor: UserView) -> RefundResult:
+        """Open the drawer for cash given back, after the refund committed."""
+        if result.opens_drawer and self.drawer_hook is not None:
+            self.drawer_hook(station_id, actor.id, f"cash refund {result.number}")
+        return result
 
     # ------------------------------------------------------------------ writing
 
