@@ -113,12 +113,15 @@ DEMO_CREDENTIALS: tuple[DemoCredential, ...] = (
 
 SHOP_SETTINGS: dict[str, Any] = {
     "shop.name": "Dragon's Hoard Games",
-    "shop.address": "118 Market Street, Riverton, OR 97301",
+    "shop.address": "118 Market Street, Riverton, WA 98001",
     "shop.phone": "(503) 555-0142",
     "shop.email": "hello@dragonshoard.example",
     "shop.currency": "USD",
     "shop.currency_symbol": "$",
     "receipt.footer": "Thanks for visiting Dragon's Hoard! Singles: returns within 7 days with receipt.",
+    # Washington-style sales tax on everything the demo sells (basis points)
+    "tax.rates": {"standard": 1010},
+    "tax.inclusive": False,
 }
 
 
@@ -281,14 +284,36 @@ ROLES = _words(
     "Oracle Regent Speaker Sovereign Guardian Betrayer"
 )
 ARTISTS = (
-    "Ava Kowalski", "Rafael Zúñiga", "Mira Halden", "Tomás Ibarra", "Kenji Mori", "Lena Fischer",
-    "Olu Adeyemi", "Sofia Marchetti", "Dmitri Volkov", "Hana Sato", "Caleb Ortiz", "Ingrid Solberg",
-    "Priya Raman", "Jonah Whitfield", "Chloé Lefèvre", "Marcus Bell", "Yuki Tanaka", "Elena Petrova",
-    "Noah Greenleaf", "Zoë Albright",
+    "Ava Kowalski",
+    "Rafael Zúñiga",
+    "Mira Halden",
+    "Tomás Ibarra",
+    "Kenji Mori",
+    "Lena Fischer",
+    "Olu Adeyemi",
+    "Sofia Marchetti",
+    "Dmitri Volkov",
+    "Hana Sato",
+    "Caleb Ortiz",
+    "Ingrid Solberg",
+    "Priya Raman",
+    "Jonah Whitfield",
+    "Chloé Lefèvre",
+    "Marcus Bell",
+    "Yuki Tanaka",
+    "Elena Petrova",
+    "Noah Greenleaf",
+    "Zoë Albright",
 )
 MTG_CLASSICS = (
-    "Séance", "Lim-Dûl's Vault", "Jötun Grunt", "Dandân", "Ifh-Bíff Efreet", "Éowyn, Fearless Knight",
-    "Barad-dûr", "Mirrodin Besieged",
+    "Séance",
+    "Lim-Dûl's Vault",
+    "Jötun Grunt",
+    "Dandân",
+    "Ifh-Bíff Efreet",
+    "Éowyn, Fearless Knight",
+    "Barad-dûr",
+    "Mirrodin Besieged",
 )
 
 POKEMON = (
@@ -306,29 +331,88 @@ POKEMON = (
         "Eternatus Sprigatito Fuecoco Quaxly Pawmot Tinkaton Gholdengo Ceruledge Armarouge Palafin "
         "Baxcalibur Kingambit Miraidon Koraidon Chien-Pao Farfetch'd Porygon-Z Jangmo-o Nidoran♀ Nidoran♂"
     ),
-    "Mr. Mime", "Type: Null", "Iron Valiant", "Roaring Moon", "Great Tusk", "Iron Hands",
+    "Mr. Mime",
+    "Type: Null",
+    "Iron Valiant",
+    "Roaring Moon",
+    "Great Tusk",
+    "Iron Hands",
 )
 POKEMON_SUFFIXES = ("ex", "V", "VMAX", "VSTAR", "GX", "EX", "BREAK")
 POKEMON_SUFFIX_WEIGHTS = (14, 8, 4, 4, 5, 3, 1)
 POKEMON_REGIONS = ("Alolan", "Galarian", "Hisuian", "Paldean")
 POKEMON_OWNERS = (
-    "Team Rocket's", "Misty's", "Brock's", "Erika's", "Sabrina's", "Lillie's", "Cynthia's", "Iono's", "N's",
-    "Marnie's", "Ethan's", "Arven's",
+    "Team Rocket's",
+    "Misty's",
+    "Brock's",
+    "Erika's",
+    "Sabrina's",
+    "Lillie's",
+    "Cynthia's",
+    "Iono's",
+    "N's",
+    "Marnie's",
+    "Ethan's",
+    "Arven's",
 )
 POKEMON_TRAINERS = (
-    "Professor's Research", "Boss's Orders", "Rare Candy", "Ultra Ball", "Nest Ball", "Switch", "Super Rod",
-    "Pokégear 3.0", "Pokémon Catcher", "Energy Retrieval", "Iono", "Arven", "Penny", "Nemona", "Judge",
-    "Counter Catcher", "Earthen Vessel", "Night Stretcher", "Battle VIP Pass", "Path to the Peak",
-    "Town Store", "Artazon", "Mesagoza", "Pokémon Center Lady", "Choice Belt", "Rescue Stretcher",
-    "Lost Vacuum", "Buddy-Buddy Poffin", "Trekking Shoes", "Super Potion", "Escape Rope", "Pokémon Nurse",
+    "Professor's Research",
+    "Boss's Orders",
+    "Rare Candy",
+    "Ultra Ball",
+    "Nest Ball",
+    "Switch",
+    "Super Rod",
+    "Pokégear 3.0",
+    "Pokémon Catcher",
+    "Energy Retrieval",
+    "Iono",
+    "Arven",
+    "Penny",
+    "Nemona",
+    "Judge",
+    "Counter Catcher",
+    "Earthen Vessel",
+    "Night Stretcher",
+    "Battle VIP Pass",
+    "Path to the Peak",
+    "Town Store",
+    "Artazon",
+    "Mesagoza",
+    "Pokémon Center Lady",
+    "Choice Belt",
+    "Rescue Stretcher",
+    "Lost Vacuum",
+    "Buddy-Buddy Poffin",
+    "Trekking Shoes",
+    "Super Potion",
+    "Escape Rope",
+    "Pokémon Nurse",
 )
 ENERGY_TYPES = ("Grass", "Fire", "Water", "Lightning", "Psychic", "Fighting", "Darkness", "Metal")
 
 YGO_COLORS = ("Blue", "Red", "Black", "Crimson", "Azure", "Silver", "Golden", "Jade", "Violet", "Ivory")
 YGO_ARCHETYPES = (
-    "Aetherion", "Voidrake", "Starblade", "Ironclad", "Mistveil", "Solfire", "Gravekeeper", "Nightshroud",
-    "Chronowyrm", "Spellbinder", "Runeguard", "Cyberse", "Abyssal", "Celestia", "Dracoslayer", "Tidehunter",
-    "Phantasm", "Vylon", "Orcust", "Skyforge",
+    "Aetherion",
+    "Voidrake",
+    "Starblade",
+    "Ironclad",
+    "Mistveil",
+    "Solfire",
+    "Gravekeeper",
+    "Nightshroud",
+    "Chronowyrm",
+    "Spellbinder",
+    "Runeguard",
+    "Cyberse",
+    "Abyssal",
+    "Celestia",
+    "Dracoslayer",
+    "Tidehunter",
+    "Phantasm",
+    "Vylon",
+    "Orcust",
+    "Skyforge",
 )
 YGO_MONSTERS = _words(
     "Dragon Magician Warrior Knight Beast Fiend Golem Serpent Swordsman Witch Sorceress Guardian Wyrm "
@@ -342,21 +426,87 @@ YGO_POTS = ("Greed", "Desires", "Extravagance", "Prosperity", "Duality")
 YGO_SET_WORDS = ("Awakening", "Assault", "Invasion", "Legacy", "Overdrive", "Ascension", "Uprising")
 
 LORCANA_CHARACTERS = (
-    "Mickey Mouse", "Minnie Mouse", "Donald Duck", "Daisy Duck", "Goofy", "Pluto", "Elsa", "Anna", "Olaf",
-    "Stitch", "Lilo", "Maleficent", "Ursula", "Ariel", "Sebastian", "Simba", "Mufasa", "Scar", "Rafiki",
-    "Belle", "Beast", "Gaston", "Aladdin", "Jasmine", "Genie", "Jafar", "Iago", "Hades", "Hercules", "Moana",
-    "Maui", "Mulan", "Mushu", "Rapunzel", "Flynn Rider", "Tinker Bell", "Peter Pan", "Captain Hook",
-    "Cinderella", "Robin Hood", "Pinocchio", "Dumbo", "Bambi", "Tiana", "Merlin", "Madam Mim",
-    "Cruella De Vil", "Kuzco", "Yzma", "Mirabel Madrigal", "Sisu", "Te Kā", "Raya", "Pua", "Heihei",
+    "Mickey Mouse",
+    "Minnie Mouse",
+    "Donald Duck",
+    "Daisy Duck",
+    "Goofy",
+    "Pluto",
+    "Elsa",
+    "Anna",
+    "Olaf",
+    "Stitch",
+    "Lilo",
+    "Maleficent",
+    "Ursula",
+    "Ariel",
+    "Sebastian",
+    "Simba",
+    "Mufasa",
+    "Scar",
+    "Rafiki",
+    "Belle",
+    "Beast",
+    "Gaston",
+    "Aladdin",
+    "Jasmine",
+    "Genie",
+    "Jafar",
+    "Iago",
+    "Hades",
+    "Hercules",
+    "Moana",
+    "Maui",
+    "Mulan",
+    "Mushu",
+    "Rapunzel",
+    "Flynn Rider",
+    "Tinker Bell",
+    "Peter Pan",
+    "Captain Hook",
+    "Cinderella",
+    "Robin Hood",
+    "Pinocchio",
+    "Dumbo",
+    "Bambi",
+    "Tiana",
+    "Merlin",
+    "Madam Mim",
+    "Cruella De Vil",
+    "Kuzco",
+    "Yzma",
+    "Mirabel Madrigal",
+    "Sisu",
+    "Te Kā",
+    "Raya",
+    "Pua",
+    "Heihei",
 )
 LORCANA_VERSIONS_A = _words(
     "Brave Daring Wayward Fearless Curious Loyal Cunning Gentle Wild Royal Mischievous Wise Determined "
     "Sneaky Heroic Bold Dreaming Restless Noble Clever"
 )
 LORCANA_VERSIONS_B = (
-    "Explorer", "Tinkerer", "Storm Chaser", "Sorcerer", "Guardian", "Dreamer", "Rebel", "Navigator",
-    "Ruler", "Trickster", "Champion", "Inventor", "Snow Queen", "Pirate", "Illumineer", "Adventurer",
-    "Protector", "Schemer", "Songwriter", "Captain",
+    "Explorer",
+    "Tinkerer",
+    "Storm Chaser",
+    "Sorcerer",
+    "Guardian",
+    "Dreamer",
+    "Rebel",
+    "Navigator",
+    "Ruler",
+    "Trickster",
+    "Champion",
+    "Inventor",
+    "Snow Queen",
+    "Pirate",
+    "Illumineer",
+    "Adventurer",
+    "Protector",
+    "Schemer",
+    "Songwriter",
+    "Captain",
 )
 LORCANA_INKS = ("Amber", "Amethyst", "Emerald", "Ruby", "Sapphire", "Steel")
 LORCANA_SET_WORDS = ("Tides", "Skies", "Realms", "Dreams", "Lanterns", "Echoes")
@@ -380,8 +530,24 @@ LAST_NAMES = _words(
     "Novák"
 )
 CITIES = (
-    "Portland", "Austin", "Nashville", "Sacramento", "Omaha", "Tulsa", "Raleigh", "Boise", "Spokane",
-    "Albany", "Richmond", "Memphis", "Louisville", "Tucson", "Fresno", "El Paso", "Savannah", "Reno",
+    "Portland",
+    "Austin",
+    "Nashville",
+    "Sacramento",
+    "Omaha",
+    "Tulsa",
+    "Raleigh",
+    "Boise",
+    "Spokane",
+    "Albany",
+    "Richmond",
+    "Memphis",
+    "Louisville",
+    "Tucson",
+    "Fresno",
+    "El Paso",
+    "Savannah",
+    "Reno",
 )
 MASCOTS = {
     "baseball": ("Pioneers", "Lumberjacks", "Sea Dogs", "Rivermen", "Aces", "Miners", "Comets", "Barons"),
@@ -390,12 +556,24 @@ MASCOTS = {
 }
 SPORTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     # game code, sku prefix, sport, brands
-    ("BASEBALL", "BSB", "baseball", ("Topps Chrome", "Topps Series 1", "Bowman Chrome", "Topps Heritage",
-                                     "Topps Update", "Bowman Draft")),
-    ("BASKETBALL", "BKB", "basketball", ("Panini Prizm", "Donruss Optic", "Panini Select", "NBA Hoops",
-                                         "Panini Mosaic", "Topps Chrome")),
-    ("FOOTBALL", "FTB", "football", ("Panini Prizm", "Donruss", "Panini Select", "Donruss Optic",
-                                     "Panini Mosaic", "Topps Chrome")),
+    (
+        "BASEBALL",
+        "BSB",
+        "baseball",
+        ("Topps Chrome", "Topps Series 1", "Bowman Chrome", "Topps Heritage", "Topps Update", "Bowman Draft"),
+    ),
+    (
+        "BASKETBALL",
+        "BKB",
+        "basketball",
+        ("Panini Prizm", "Donruss Optic", "Panini Select", "NBA Hoops", "Panini Mosaic", "Topps Chrome"),
+    ),
+    (
+        "FOOTBALL",
+        "FTB",
+        "football",
+        ("Panini Prizm", "Donruss", "Panini Select", "Donruss Optic", "Panini Mosaic", "Topps Chrome"),
+    ),
 )
 VINTAGE_SPORTS_SETS = {
     "baseball": ((1989, "Upper Deck"), (1987, "Topps"), (1952, "Topps"), (1993, "SP")),
@@ -421,8 +599,16 @@ HERO_NOUNS = _words(
 COMIC_ADJ = ("Amazing", "Uncanny", "Mighty", "Astonishing", "Spectacular", "Invincible", "Savage", "Immortal")
 COMIC_TEAMS = ("Sentinels", "Vanguard", "Defenders of Tomorrow", "Night Patrol", "Outcasts", "Star Legion")
 COMIC_WRITERS = (
-    "Dana Whitlock", "Ravi Menon", "Jun Takahashi", "Marisol Vega", "Gideon Shaw", "Amélie Durand",
-    "Oscar Lindqvist", "Tasha Greene", "Björn Halvorsen", "Felipe Ortega",
+    "Dana Whitlock",
+    "Ravi Menon",
+    "Jun Takahashi",
+    "Marisol Vega",
+    "Gideon Shaw",
+    "Amélie Durand",
+    "Oscar Lindqvist",
+    "Tasha Greene",
+    "Björn Halvorsen",
+    "Felipe Ortega",
 )
 
 GIVEN_NAMES = _words(
@@ -434,8 +620,11 @@ GIVEN_NAMES = _words(
 EMAIL_DOMAINS = ("example.com", "example.net", "example.org", "mail.example", "inbox.example")
 AREA_CODES = ("503", "971", "360", "541", "206")
 CUSTOMER_NOTES = (
-    "Collects Japanese Pokémon", "Commander player, loves foils", "Wants list: vintage Yu-Gi-Oh!",
-    "Sports: rookies only", "Prefers text over email",
+    "Collects Japanese Pokémon",
+    "Commander player, loves foils",
+    "Wants list: vintage Yu-Gi-Oh!",
+    "Sports: rookies only",
+    "Prefers text over email",
 )
 
 
@@ -509,8 +698,12 @@ class _Writer:
         if not (self.sets or self.products):
             return
         # parents before children: foreign keys are checked row by row
-        for model, rows in ((CardSet, self.sets), (Product, self.products), (Sku, self.skus),
-                            (StockMovement, self.moves)):
+        for model, rows in (
+            (CardSet, self.sets),
+            (Product, self.products),
+            (Sku, self.skus),
+            (StockMovement, self.moves),
+        ):
             if rows:
                 bulk_insert(self.session, model, rows)
                 table = model.__tablename__
@@ -599,10 +792,17 @@ class _SetRegistry:
         _set_extra(info, self.rng)
         self.sets.append(info)
         now = self.writer.now
-        self.writer.add_set({
-            "id": info.id, "game_id": self.game_id, "code": code, "name": name, "released_on": released,
-            "created_at": now, "updated_at": now,
-        })
+        self.writer.add_set(
+            {
+                "id": info.id,
+                "game_id": self.game_id,
+                "code": code,
+                "name": name,
+                "released_on": released,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
 
 
 # ----------------------------------------------------------------------- real and invented sets
@@ -726,23 +926,36 @@ class _Rarity:
 
 
 MTG_RARITIES = (
-    _Rarity("Common", 44, 12, 0.5), _Rarity("Uncommon", 30, 20, 0.6), _Rarity("Rare", 18, 70, 1.1),
-    _Rarity("Mythic", 6, 300, 1.3), _Rarity("Special", 2, 1500, 1.5),
+    _Rarity("Common", 44, 12, 0.5),
+    _Rarity("Uncommon", 30, 20, 0.6),
+    _Rarity("Rare", 18, 70, 1.1),
+    _Rarity("Mythic", 6, 300, 1.3),
+    _Rarity("Special", 2, 1500, 1.5),
 )
 POKEMON_RARITIES = (
-    _Rarity("Common", 36, 10, 0.5), _Rarity("Uncommon", 26, 15, 0.6), _Rarity("Rare", 14, 40, 0.9),
-    _Rarity("Double Rare", 10, 150, 1.0), _Rarity("Ultra Rare", 7, 400, 1.1),
-    _Rarity("Illustration Rare", 5, 600, 1.2), _Rarity("Special Illustration Rare", 2, 3000, 1.3),
+    _Rarity("Common", 36, 10, 0.5),
+    _Rarity("Uncommon", 26, 15, 0.6),
+    _Rarity("Rare", 14, 40, 0.9),
+    _Rarity("Double Rare", 10, 150, 1.0),
+    _Rarity("Ultra Rare", 7, 400, 1.1),
+    _Rarity("Illustration Rare", 5, 600, 1.2),
+    _Rarity("Special Illustration Rare", 2, 3000, 1.3),
 )
 POKEMON_SECRET = (_Rarity("Hyper Rare", 1, 2500, 1.0), _Rarity("Special Illustration Rare", 1, 3000, 1.3))
 YGO_RARITIES = (
-    _Rarity("Common", 50, 10, 0.5), _Rarity("Rare", 20, 25, 0.8), _Rarity("Super Rare", 14, 60, 1.0),
-    _Rarity("Ultra Rare", 10, 200, 1.1), _Rarity("Secret Rare", 5, 700, 1.3),
+    _Rarity("Common", 50, 10, 0.5),
+    _Rarity("Rare", 20, 25, 0.8),
+    _Rarity("Super Rare", 14, 60, 1.0),
+    _Rarity("Ultra Rare", 10, 200, 1.1),
+    _Rarity("Secret Rare", 5, 700, 1.3),
     _Rarity("Starlight Rare", 1, 12000, 0.8),
 )
 LORCANA_RARITIES = (
-    _Rarity("Common", 36, 12, 0.5), _Rarity("Uncommon", 27, 20, 0.6), _Rarity("Rare", 18, 50, 0.9),
-    _Rarity("Super Rare", 12, 180, 1.0), _Rarity("Legendary", 6, 600, 1.1),
+    _Rarity("Common", 36, 12, 0.5),
+    _Rarity("Uncommon", 27, 20, 0.6),
+    _Rarity("Rare", 18, 50, 0.9),
+    _Rarity("Super Rare", 12, 180, 1.0),
+    _Rarity("Legendary", 6, 600, 1.1),
     _Rarity("Enchanted", 1, 8000, 0.9),
 )
 
@@ -753,11 +966,21 @@ def _pick_rarity(rng: random.Random, table: Sequence[_Rarity]) -> _Rarity:
 
 #: what a slab's grade does to the raw card's price
 GRADE_PREMIUM = {"10": 6.0, "9.8": 5.0, "9.5": 2.5, "9.6": 2.0}
-CONDITION_FACTOR = {Condition.NM: 1.00, Condition.LP: 0.85, Condition.MP: 0.70, Condition.HP: 0.50,
-                    Condition.DMG: 0.30}
+CONDITION_FACTOR = {
+    Condition.NM: 1.00,
+    Condition.LP: 0.85,
+    Condition.MP: 0.70,
+    Condition.HP: 0.50,
+    Condition.DMG: 0.30,
+}
 #: chance that a shop carries a copy in this condition (NM is always carried)
-CONDITION_CHANCE = {Condition.NM: 1.0, Condition.LP: 0.55, Condition.MP: 0.28, Condition.HP: 0.14,
-                    Condition.DMG: 0.06}
+CONDITION_CHANCE = {
+    Condition.NM: 1.0,
+    Condition.LP: 0.55,
+    Condition.MP: 0.28,
+    Condition.HP: 0.14,
+    Condition.DMG: 0.06,
+}
 FINISH_LETTER = {Finish.NORMAL: "N", Finish.FOIL: "F", Finish.ETCHED: "E"}
 
 BULK_LOTS: tuple[tuple[str, str, str, int, int], ...] = (
@@ -794,26 +1017,51 @@ GAMES: tuple[tuple[str, str, str, str], ...] = (
 
 SEALED_TYPES: dict[str, tuple[tuple[str, str, int, int, int], ...]] = {
     # game code -> (name suffix, code, market cents, packs, typical stock)
-    "MTG": (("Play Booster Box", "PBB", 13999, 36, 6), ("Collector Booster Box", "CBB", 27999, 12, 2),
-            ("Play Booster Pack", "PBP", 549, 1, 36), ("Bundle", "BND", 4499, 9, 4),
-            ("Commander Deck", "CMD", 4499, 0, 4), ("Prerelease Pack", "PRE", 2999, 6, 6)),
-    "PKM": (("Booster Box (36 packs)", "BB", 14499, 36, 4), ("Elite Trainer Box", "ETB", 4999, 9, 8),
-            ("Booster Pack", "BP", 449, 1, 72), ("Booster Bundle (6 packs)", "BBN", 2699, 6, 6),
-            ("Pokémon Center Elite Trainer Box", "PCETB", 6999, 11, 2), ("3-Pack Blister", "3PK", 1399, 3, 8),
-            ("Build & Battle Box", "BNB", 2199, 4, 4)),
-    "YGO": (("Booster Box (24 packs)", "BB", 8999, 24, 3), ("Booster Pack", "BP", 429, 1, 48),
-            ("Special Edition", "SE", 1499, 3, 4)),
-    "LOR": (("Booster Box (24 packs)", "BB", 14399, 24, 3), ("Booster Pack", "BP", 599, 1, 48),
-            ("Illumineer's Trove", "TRV", 4999, 8, 4), ("Starter Deck", "STD", 1699, 2, 6),
-            ("Gift Set", "GFT", 2999, 4, 3)),
-    "SPORTS": (("Hobby Box", "HOB", 24999, 20, 3), ("Blaster Box", "BLS", 2999, 6, 10),
-               ("Mega Box", "MEG", 5999, 10, 5), ("Hobby Pack", "HPK", 1499, 1, 24)),
+    "MTG": (
+        ("Play Booster Box", "PBB", 13999, 36, 6),
+        ("Collector Booster Box", "CBB", 27999, 12, 2),
+        ("Play Booster Pack", "PBP", 549, 1, 36),
+        ("Bundle", "BND", 4499, 9, 4),
+        ("Commander Deck", "CMD", 4499, 0, 4),
+        ("Prerelease Pack", "PRE", 2999, 6, 6),
+    ),
+    "PKM": (
+        ("Booster Box (36 packs)", "BB", 14499, 36, 4),
+        ("Elite Trainer Box", "ETB", 4999, 9, 8),
+        ("Booster Pack", "BP", 449, 1, 72),
+        ("Booster Bundle (6 packs)", "BBN", 2699, 6, 6),
+        ("Pokémon Center Elite Trainer Box", "PCETB", 6999, 11, 2),
+        ("3-Pack Blister", "3PK", 1399, 3, 8),
+        ("Build & Battle Box", "BNB", 2199, 4, 4),
+    ),
+    "YGO": (
+        ("Booster Box (24 packs)", "BB", 8999, 24, 3),
+        ("Booster Pack", "BP", 429, 1, 48),
+        ("Special Edition", "SE", 1499, 3, 4),
+    ),
+    "LOR": (
+        ("Booster Box (24 packs)", "BB", 14399, 24, 3),
+        ("Booster Pack", "BP", 599, 1, 48),
+        ("Illumineer's Trove", "TRV", 4999, 8, 4),
+        ("Starter Deck", "STD", 1699, 2, 6),
+        ("Gift Set", "GFT", 2999, 4, 3),
+    ),
+    "SPORTS": (
+        ("Hobby Box", "HOB", 24999, 20, 3),
+        ("Blaster Box", "BLS", 2999, 6, 10),
+        ("Mega Box", "MEG", 5999, 10, 5),
+        ("Hobby Pack", "HPK", 1499, 1, 24),
+    ),
 }
 SEALED_UPC_PREFIX = {"MTG": "195166", "PKM": "820650", "YGO": "083717", "LOR": "810001", "SPORTS": "887521"}
 
 SUPPLY_BRANDS: tuple[tuple[str, str, str], ...] = (
-    ("Dragon Shield", "DSH", "857355"), ("Ultra PRO", "UPR", "074427"), ("BCW", "BCW", "727580"),
-    ("Gamegenic", "GGN", "850005"), ("Ultimate Guard", "UGD", "856621"), ("KMC", "KMC", "850013"),
+    ("Dragon Shield", "DSH", "857355"),
+    ("Ultra PRO", "UPR", "074427"),
+    ("BCW", "BCW", "727580"),
+    ("Gamegenic", "GGN", "850005"),
+    ("Ultimate Guard", "UGD", "856621"),
+    ("KMC", "KMC", "850013"),
 )
 SUPPLY_ITEMS: tuple[tuple[str, str, int, bool], ...] = (
     # name (may contain {color}), code, MSRP cents, comes in colors
@@ -836,8 +1084,24 @@ SUPPLY_ITEMS: tuple[tuple[str, str, int, bool], ...] = (
 )
 COLORED_SUPPLIES = tuple(i for i, item in enumerate(SUPPLY_ITEMS) if item[3])
 SUPPLY_COLORS = (
-    "Jet", "Crimson", "Sapphire", "Emerald", "Purple", "Orange", "White", "Ruby", "Forest Green", "Silver",
-    "Gold", "Pink Diamond", "Petrol", "Copper", "Lagoon", "Night Blue", "Mint", "Clear",
+    "Jet",
+    "Crimson",
+    "Sapphire",
+    "Emerald",
+    "Purple",
+    "Orange",
+    "White",
+    "Ruby",
+    "Forest Green",
+    "Silver",
+    "Gold",
+    "Pink Diamond",
+    "Petrol",
+    "Copper",
+    "Lagoon",
+    "Night Blue",
+    "Mint",
+    "Clear",
 )
 
 
@@ -868,8 +1132,13 @@ class _Places:
                 else:
                     self.case_rows.append(row)
         self.binders: dict[str, list[str]] = {}
-        binder_games = (("MTG", "mtg"), ("PKM", "pokemon"), ("YGO", "yugioh"), ("LOR", "lorcana"),
-                        ("SPT", "sports"))
+        binder_games = (
+            ("MTG", "mtg"),
+            ("PKM", "pokemon"),
+            ("YGO", "yugioh"),
+            ("LOR", "lorcana"),
+            ("SPT", "sports"),
+        )
         for code, part in binder_games:
             n = max(1, min(40, budget.parts[part] // 1500))
             self.binders[code] = [
@@ -899,17 +1168,27 @@ class _Places:
         # sequential filling, the way a shop files cards: a box is full, the next one starts
         cheap_estimate = max(1, int(skus * 0.55))
         self.per_long_box = max(25, cheap_estimate // n_boxes)
-        self.per_binder = {code: max(20, (budget.parts[part] // 3) // len(self.binders[code]))
-                           for code, part in binder_games}
+        self.per_binder = {
+            code: max(20, (budget.parts[part] // 3) // len(self.binders[code])) for code, part in binder_games
+        }
         self.per_comic_box = max(20, budget.parts["comics"] // n_comic)
         self._fill: dict[str, int] = {}
 
     def _add(self, parent: str | None, kind: str, name: str, code: str, sort_order: int) -> str:
         loc_id = new_id()
-        self.rows.append({
-            "id": loc_id, "parent_id": parent, "kind": kind, "name": name, "code": code,
-            "sort_order": sort_order, "is_active": True, "created_at": self.now, "updated_at": self.now,
-        })
+        self.rows.append(
+            {
+                "id": loc_id,
+                "parent_id": parent,
+                "kind": kind,
+                "name": name,
+                "code": code,
+                "sort_order": sort_order,
+                "is_active": True,
+                "created_at": self.now,
+                "updated_at": self.now,
+            }
+        )
         return loc_id
 
     def _next(self, key: str, places: list[str], per: int) -> str:
@@ -974,7 +1253,9 @@ class _Catalog:
         self.registries["COMICS"] = registry("COMICS", (), _invent_comic_series)
 
     def _registry(
-        self, game: str, real: Sequence[tuple[str, str, date, int]],
+        self,
+        game: str,
+        real: Sequence[tuple[str, str, date, int]],
         invent: Callable[[random.Random], tuple[str, str, date, int]],
     ) -> _SetRegistry:
         return _SetRegistry(
@@ -996,17 +1277,35 @@ class _Catalog:
     def _build(self) -> None:
         w = self.writer
         _refuse_non_empty(w.session)  # again, now under the write lock
-        w.insert(Game, [
-            {"id": self.game_ids[code], "code": code, "name": name, "tax_category": tax, "sort_order": i,
-             "is_active": True, "created_at": self.now, "updated_at": self.now}
-            for i, (code, name, _prefix, tax) in enumerate(GAMES)
-        ])
+        w.insert(
+            Game,
+            [
+                {
+                    "id": self.game_ids[code],
+                    "code": code,
+                    "name": name,
+                    "tax_category": tax,
+                    "sort_order": i,
+                    "is_active": True,
+                    "created_at": self.now,
+                    "updated_at": self.now,
+                }
+                for i, (code, name, _prefix, tax) in enumerate(GAMES)
+            ],
+        )
         w.insert(Location, self.places.rows)
         parts: list[tuple[str, Callable[[random.Random], _Products]]] = [
-            ("mtg", self._mtg), ("pokemon", self._pokemon), ("yugioh", self._yugioh),
-            ("lorcana", self._lorcana), ("sports", self._sports), ("comics", self._comics),
-            ("bulk", self._bulk), ("sealed", self._sealed), ("graded", self._graded),
-            ("one_off", self._one_offs), ("supplies", self._supplies),
+            ("mtg", self._mtg),
+            ("pokemon", self._pokemon),
+            ("yugioh", self._yugioh),
+            ("lorcana", self._lorcana),
+            ("sports", self._sports),
+            ("comics", self._comics),
+            ("bulk", self._bulk),
+            ("sealed", self._sealed),
+            ("graded", self._graded),
+            ("one_off", self._one_offs),
+            ("supplies", self._supplies),
         ]
         for part, generator in parts:
             remaining = self.budget.parts[part]
@@ -1034,10 +1333,16 @@ class _Catalog:
             self.counts[kind] = self.counts.get(kind, 0) + 1
             for location_id, qty in plan.stock:
                 if qty > 0:
-                    moves.append({
-                        "sku_id": sku_id, "location_id": location_id, "delta": qty,
-                        "reason": MovementReason.RECEIVE.value, "ref_type": "demo", "created_at": now,
-                    })
+                    moves.append(
+                        {
+                            "sku_id": sku_id,
+                            "location_id": location_id,
+                            "delta": qty,
+                            "reason": MovementReason.RECEIVE.value,
+                            "ref_type": "demo",
+                            "created_at": now,
+                        }
+                    )
         self.writer.add(product, skus, moves)
 
     # ------------------------------------------------------------------ shared pieces
@@ -1112,8 +1417,14 @@ class _Catalog:
                     continue
                 price = max(5, int(market * factor * CONDITION_FACTOR[cond]))
                 row = self._sku(
-                    rng, f"{code_base}-{cond.value}-{FINISH_LETTER[finish]}{suffix}", price, condition=cond,
-                    finish=finish, language=language, markup=markup, barcode=self._label(rng),
+                    rng,
+                    f"{code_base}-{cond.value}-{FINISH_LETTER[finish]}{suffix}",
+                    price,
+                    condition=cond,
+                    finish=finish,
+                    language=language,
+                    markup=markup,
+                    barcode=self._label(rng),
                     popularity=int(rng.expovariate(0.2)) if price >= 100 else 0,
                 )
                 qty = _single_qty(rng, row["shelf_price_cents"], cond)
@@ -1151,21 +1462,42 @@ class _Catalog:
                 if first or (rarity.name in ("Rare", "Mythic") and rng.random() < 0.08):
                     finishes.append((Finish.ETCHED, rng.uniform(1.5, 2.5)))
                 product: dict[str, Any] = {
-                    "game_id": self.game_ids["MTG"], "set_id": cs.id, "kind": ProductKind.SINGLE.value,
-                    "name": name, "collector_number": str(n), "rarity": rarity.name, "language": "EN",
+                    "game_id": self.game_ids["MTG"],
+                    "set_id": cs.id,
+                    "kind": ProductKind.SINGLE.value,
+                    "name": name,
+                    "collector_number": str(n),
+                    "rarity": rarity.name,
+                    "language": "EN",
                     "attributes": {"artist": rng.choice(ARTISTS)},
                 }
                 base = f"MTG-{cs.code}-{n}"
-                yield product, self._single_plans(
-                    rng, game="MTG", binder="MTG", code_base=base, market=market, finishes=finishes,
-                    all_conditions=first,
+                yield (
+                    product,
+                    self._single_plans(
+                        rng,
+                        game="MTG",
+                        binder="MTG",
+                        code_base=base,
+                        market=market,
+                        finishes=finishes,
+                        all_conditions=first,
+                    ),
                 )
                 first = False
                 if not basic and rng.random() < 0.02:  # a Japanese printing of the same card
                     jp = dict(product, language="JP", attributes=dict(product["attributes"]))
-                    yield jp, self._single_plans(
-                        rng, game="MTG", binder="MTG", code_base=base, market=int(market * 1.3),
-                        finishes=finishes[:2], language="JP",
+                    yield (
+                        jp,
+                        self._single_plans(
+                            rng,
+                            game="MTG",
+                            binder="MTG",
+                            code_base=base,
+                            market=int(market * 1.3),
+                            finishes=finishes[:2],
+                            language="JP",
+                        ),
                     )
 
     def _pokemon(self, rng: random.Random) -> _Products:
@@ -1193,19 +1525,40 @@ class _Catalog:
                     finishes = [(Finish.FOIL, 1.0)]
                 number = f"{n:03d}/{printed:03d}"
                 product: dict[str, Any] = {
-                    "game_id": self.game_ids["PKM"], "set_id": cs.id, "kind": ProductKind.SINGLE.value,
-                    "name": name, "collector_number": number, "rarity": rarity.name, "language": "EN",
+                    "game_id": self.game_ids["PKM"],
+                    "set_id": cs.id,
+                    "kind": ProductKind.SINGLE.value,
+                    "name": name,
+                    "collector_number": number,
+                    "rarity": rarity.name,
+                    "language": "EN",
                     "attributes": {"illustrator": rng.choice(ARTISTS)},
                 }
                 base = f"PKM-{cs.code}-{n:03d}"
-                yield product, self._single_plans(
-                    rng, game="PKM", binder="PKM", code_base=base, market=market, finishes=finishes,
+                yield (
+                    product,
+                    self._single_plans(
+                        rng,
+                        game="PKM",
+                        binder="PKM",
+                        code_base=base,
+                        market=market,
+                        finishes=finishes,
+                    ),
                 )
                 if rng.random() < 0.06:  # Japanese cards are a staple of every Pokémon case
                     jp = dict(product, language="JP", attributes=dict(product["attributes"]))
-                    yield jp, self._single_plans(
-                        rng, game="PKM", binder="PKM", code_base=base, market=int(market * 0.9),
-                        finishes=finishes, language="JP",
+                    yield (
+                        jp,
+                        self._single_plans(
+                            rng,
+                            game="PKM",
+                            binder="PKM",
+                            code_base=base,
+                            market=int(market * 0.9),
+                            finishes=finishes,
+                            language="JP",
+                        ),
                     )
 
     def _yugioh(self, rng: random.Random) -> _Products:
@@ -1221,13 +1574,25 @@ class _Catalog:
                 number = f"{cs.code}-EN{n:03d}"
                 edition = "1st Edition" if rng.random() < 0.5 else "Unlimited"
                 product: dict[str, Any] = {
-                    "game_id": self.game_ids["YGO"], "set_id": cs.id, "kind": ProductKind.SINGLE.value,
-                    "name": _yugioh_name(rng), "collector_number": number, "rarity": rarity.name,
-                    "language": "EN", "attributes": {"edition": edition},
+                    "game_id": self.game_ids["YGO"],
+                    "set_id": cs.id,
+                    "kind": ProductKind.SINGLE.value,
+                    "name": _yugioh_name(rng),
+                    "collector_number": number,
+                    "rarity": rarity.name,
+                    "language": "EN",
+                    "attributes": {"edition": edition},
                 }
-                yield product, self._single_plans(
-                    rng, game="YGO", binder="YGO", code_base=f"YGO-{number}", market=market,
-                    finishes=[(finish, 1.0)],
+                yield (
+                    product,
+                    self._single_plans(
+                        rng,
+                        game="YGO",
+                        binder="YGO",
+                        code_base=f"YGO-{number}",
+                        market=market,
+                        finishes=[(finish, 1.0)],
+                    ),
                 )
 
     def _lorcana(self, rng: random.Random) -> _Products:
@@ -1246,13 +1611,25 @@ class _Catalog:
                         finishes.append((Finish.FOIL, rng.uniform(1.5, 4.0)))
                 name = _lorcana_name(rng)
                 product: dict[str, Any] = {
-                    "game_id": self.game_ids["LOR"], "set_id": cs.id, "kind": ProductKind.SINGLE.value,
-                    "name": name, "collector_number": f"{n}/{cs.size}", "rarity": rarity.name,
-                    "language": "EN", "attributes": {"ink": rng.choice(LORCANA_INKS)},
+                    "game_id": self.game_ids["LOR"],
+                    "set_id": cs.id,
+                    "kind": ProductKind.SINGLE.value,
+                    "name": name,
+                    "collector_number": f"{n}/{cs.size}",
+                    "rarity": rarity.name,
+                    "language": "EN",
+                    "attributes": {"ink": rng.choice(LORCANA_INKS)},
                 }
-                yield product, self._single_plans(
-                    rng, game="LOR", binder="LOR", code_base=f"LOR-{cs.code}-{n}", market=market,
-                    finishes=finishes,
+                yield (
+                    product,
+                    self._single_plans(
+                        rng,
+                        game="LOR",
+                        binder="LOR",
+                        code_base=f"LOR-{cs.code}-{n}",
+                        market=market,
+                        finishes=finishes,
+                    ),
                 )
 
     # ------------------------------------------------------------------ sports and comics
@@ -1280,15 +1657,32 @@ class _Catalog:
                 if cs.extra["year"] >= 1993 and rng.random() < 0.4:  # refractors / silver prizms
                     finishes.append((Finish.FOIL, rng.uniform(2.0, 5.0)))
                 product: dict[str, Any] = {
-                    "game_id": self.game_ids[game], "set_id": cs.id, "kind": ProductKind.SINGLE.value,
-                    "name": name, "collector_number": number,
-                    "rarity": "Insert" if insert else "Rookie" if rookie else "Base", "language": "EN",
-                    "attributes": {"sport": sport, "player": player, "team": team, "year": cs.extra["year"],
-                                   "brand": cs.extra["brand"], "rookie": rookie},
+                    "game_id": self.game_ids[game],
+                    "set_id": cs.id,
+                    "kind": ProductKind.SINGLE.value,
+                    "name": name,
+                    "collector_number": number,
+                    "rarity": "Insert" if insert else "Rookie" if rookie else "Base",
+                    "language": "EN",
+                    "attributes": {
+                        "sport": sport,
+                        "player": player,
+                        "team": team,
+                        "year": cs.extra["year"],
+                        "brand": cs.extra["brand"],
+                        "rookie": rookie,
+                    },
                 }
-                yield product, self._single_plans(
-                    rng, game=game, binder="SPT", code_base=f"{prefix}-{cs.code}-{number}", market=market,
-                    finishes=finishes,
+                yield (
+                    product,
+                    self._single_plans(
+                        rng,
+                        game=game,
+                        binder="SPT",
+                        code_base=f"{prefix}-{cs.code}-{number}",
+                        market=market,
+                        finishes=finishes,
+                    ),
                 )
 
     def _comics(self, rng: random.Random) -> _Products:
@@ -1310,12 +1704,20 @@ class _Catalog:
                     label = {"A": "", "B": " (Cover B Variant)", "F": " (Foil Variant)"}[cover]
                     cover_market = market * (1 if cover == "A" else 2)
                     product: dict[str, Any] = {
-                        "game_id": self.game_ids["COMICS"], "set_id": series.id,
-                        "kind": ProductKind.COMIC.value, "name": f"{series.extra['title']} #{issue}{label}",
+                        "game_id": self.game_ids["COMICS"],
+                        "set_id": series.id,
+                        "kind": ProductKind.COMIC.value,
+                        "name": f"{series.extra['title']} #{issue}{label}",
                         "collector_number": str(issue),
-                        "rarity": "Key Issue" if key else None, "language": "EN",
-                        "attributes": {"publisher": series.extra["publisher"], "issue": issue, "cover": cover,
-                                       "year": year + (issue - 1) // 12, "writer": series.extra["writer"]},
+                        "rarity": "Key Issue" if key else None,
+                        "language": "EN",
+                        "attributes": {
+                            "publisher": series.extra["publisher"],
+                            "issue": issue,
+                            "cover": cover,
+                            "year": year + (issue - 1) // 12,
+                            "writer": series.extra["writer"],
+                        },
                     }
                     plans: list[_SkuPlan] = []
                     for cond in Condition:
@@ -1323,8 +1725,13 @@ class _Catalog:
                             continue
                         price = max(100, int(cover_market * CONDITION_FACTOR[cond]))
                         row = self._sku(
-                            rng, f"CMX-{series.code}-{issue}{cover}-{cond.value}", price, condition=cond,
-                            finish=finish, markup=1.1, barcode=self._label(rng, 0.5),
+                            rng,
+                            f"CMX-{series.code}-{issue}{cover}-{cond.value}",
+                            price,
+                            condition=cond,
+                            finish=finish,
+                            markup=1.1,
+                            barcode=self._label(rng, 0.5),
                         )
                         qty = 0 if rng.random() < 0.1 else rng.randint(1, 3 if key else 6)
                         where = self.places.comics_rack if year >= 2024 else self.places.comic_box()
@@ -1336,11 +1743,22 @@ class _Catalog:
     def _bulk(self, rng: random.Random) -> _Products:
         for game, name, code, unit, price in BULK_LOTS:
             product: dict[str, Any] = {
-                "game_id": self.game_ids[game], "set_id": None, "kind": ProductKind.BULK.value, "name": name,
-                "language": "EN", "attributes": {"cards_per_unit": unit},
+                "game_id": self.game_ids[game],
+                "set_id": None,
+                "kind": ProductKind.BULK.value,
+                "name": name,
+                "language": "EN",
+                "attributes": {"cards_per_unit": unit},
             }
-            row = self._sku(rng, f"{self.prefix[game]}-BULK-{code}", price, condition=None, markup=1.0,
-                            unit_size=unit, barcode=self._label(rng, 1.0))
+            row = self._sku(
+                rng,
+                f"{self.prefix[game]}-BULK-{code}",
+                price,
+                condition=None,
+                markup=1.0,
+                unit_size=unit,
+                barcode=self._label(rng, 1.0),
+            )
             row["shelf_price_cents"] = price  # bulk is sold at a round price
             qty = rng.randint(5, 60)
             yield product, [_SkuPlan(row, [(self.places.bulk_bins, qty // 3), (self.places.long_box(), qty)])]
@@ -1367,13 +1785,22 @@ class _Catalog:
                 # sealed barely moves for a couple of years, then climbs steeply once it is out of print
                 market = int(base_price * (1 + 0.02 * age**2) * rng.uniform(0.85, 1.2))
                 product: dict[str, Any] = {
-                    "game_id": self.game_ids[game], "set_id": cs.id, "kind": ProductKind.SEALED.value,
-                    "name": f"{cs.name} {suffix}", "language": "EN",
+                    "game_id": self.game_ids[game],
+                    "set_id": cs.id,
+                    "kind": ProductKind.SEALED.value,
+                    "name": f"{cs.name} {suffix}",
+                    "language": "EN",
                     "attributes": {"packs": packs} if packs else {},
                 }
-                row = self._sku(rng, f"{self.prefix[game]}-{cs.code}-SEAL-{code}", market, condition=None,
-                                markup=rng.uniform(1.0, 1.15), barcode=self._upc(SEALED_UPC_PREFIX[kind]),
-                                popularity=rng.randint(0, 80))
+                row = self._sku(
+                    rng,
+                    f"{self.prefix[game]}-{cs.code}-SEAL-{code}",
+                    market,
+                    condition=None,
+                    markup=rng.uniform(1.0, 1.15),
+                    barcode=self._upc(SEALED_UPC_PREFIX[kind]),
+                    popularity=rng.randint(0, 80),
+                )
                 qty = 0 if rng.random() < 0.1 else max(1, int(typical * rng.uniform(0.3, 1.5)))
                 display = min(qty, max(1, typical // 3))
                 stock = [(self.places.sealed_display(), display), (self.places.overstock, qty - display)]
@@ -1383,8 +1810,19 @@ class _Catalog:
 
     def _graded(self, rng: random.Random) -> _Products:
         """Slabs: each SKU one physical card with a unique certificate, stock exactly 1."""
-        subjects = ("PKM", "PKM", "PKM", "MTG", "MTG", "BASEBALL", "BASKETBALL", "FOOTBALL", "YGO", "LOR",
-                    "COMICS")
+        subjects = (
+            "PKM",
+            "PKM",
+            "PKM",
+            "MTG",
+            "MTG",
+            "BASEBALL",
+            "BASKETBALL",
+            "FOOTBALL",
+            "YGO",
+            "LOR",
+            "COMICS",
+        )
         forced = list(Grader)  # the first slabs show every grading company
         i = 0
         while True:
@@ -1399,8 +1837,14 @@ class _Catalog:
                 grader = forced.pop(0) if forced else rng.choices(list(Grader), weights=(55, 20, 15, 10))[0]
                 name, number = self._graded_subject(rng, game, cs, n)
             product: dict[str, Any] = {
-                "game_id": self.game_ids[game], "set_id": cs.id, "kind": ProductKind.GRADED.value,
-                "name": name, "collector_number": number, "rarity": None, "language": "EN", "attributes": {},
+                "game_id": self.game_ids[game],
+                "set_id": cs.id,
+                "kind": ProductKind.GRADED.value,
+                "name": name,
+                "collector_number": number,
+                "rarity": None,
+                "language": "EN",
+                "attributes": {},
             }
             raw = _lognormal_cents(rng, 4_000, 1.3, cap=500_000)
             if cs.released.year < 2000:  # vintage survives in high grades rarely, and is priced so
@@ -1416,9 +1860,19 @@ class _Catalog:
                 card = number if number.startswith(cs.code) else f"{cs.code}-{number.split('/')[0]}"
                 code = f"{self.prefix[game]}-{card}-{grader.value}{grade}-{cert}"
                 row = self._sku(
-                    rng, code, market, condition=None, finish=finish, markup=rng.uniform(1.0, 1.1),
-                    grader=grader.value, grade=grade, sub_grades=sub_grades, cert_number=cert,
-                    serialized=True, barcode=self._label(rng, 1.0), popularity=rng.randint(0, 30),
+                    rng,
+                    code,
+                    market,
+                    condition=None,
+                    finish=finish,
+                    markup=rng.uniform(1.0, 1.1),
+                    grader=grader.value,
+                    grade=grade,
+                    sub_grades=sub_grades,
+                    cert_number=cert,
+                    serialized=True,
+                    barcode=self._label(rng, 1.0),
+                    popularity=rng.randint(0, 30),
                 )
                 plans.append(_SkuPlan(row, [(self.places.slab(), 1)]))
             yield product, plans
@@ -1468,15 +1922,26 @@ class _Catalog:
                 what = rng.choice(SPORTS_PARALLELS)
                 name = f"{cs.extra['year']} {cs.extra['brand']} {player} {what}"
             product: dict[str, Any] = {
-                "game_id": self.game_ids[game], "set_id": cs.id, "kind": ProductKind.ONE_OFF.value,
-                "name": name, "collector_number": str(n), "language": "EN",
+                "game_id": self.game_ids[game],
+                "set_id": cs.id,
+                "kind": ProductKind.ONE_OFF.value,
+                "name": name,
+                "collector_number": str(n),
+                "language": "EN",
                 "attributes": {"one_of_a_kind": True},
             }
             market = _lognormal_cents(rng, 6_000, 1.1, cap=1_000_000)
             cond = rng.choice((Condition.NM, Condition.NM, Condition.LP, Condition.MP))
-            row = self._sku(rng, f"{self.prefix[game]}-1OF1-{i + 1:05d}", market, condition=cond,
-                            markup=rng.uniform(1.05, 1.2), serialized=True, barcode=self._label(rng, 1.0),
-                            notes="One of a kind: check the photo before selling.")
+            row = self._sku(
+                rng,
+                f"{self.prefix[game]}-1OF1-{i + 1:05d}",
+                market,
+                condition=cond,
+                markup=rng.uniform(1.05, 1.2),
+                serialized=True,
+                barcode=self._label(rng, 1.0),
+                notes="One of a kind: check the photo before selling.",
+            )
             yield product, [_SkuPlan(row, [(self.places.slab(), 1)])]
 
     def _supplies(self, rng: random.Random) -> _Products:
@@ -1484,7 +1949,7 @@ class _Catalog:
         combos: list[tuple[int, int, str | None]] = []
         for b in range(len(SUPPLY_BRANDS)):
             for it, (_name, _code, _price, colored) in enumerate(SUPPLY_ITEMS):
-                for color in (SUPPLY_COLORS if colored else (None,)):
+                for color in SUPPLY_COLORS if colored else (None,):
                     combos.append((b, it, color))
         rng.shuffle(combos)
         counter = 0
@@ -1499,12 +1964,23 @@ class _Catalog:
                 item, item_code, price, _colored = SUPPLY_ITEMS[it]
                 name = f"{brand} {item.format(color=color)}"
                 product: dict[str, Any] = {
-                    "game_id": game_id, "set_id": None, "kind": ProductKind.SUPPLY.value, "name": name,
-                    "language": "EN", "attributes": {"brand": brand},
+                    "game_id": game_id,
+                    "set_id": None,
+                    "kind": ProductKind.SUPPLY.value,
+                    "name": name,
+                    "language": "EN",
+                    "attributes": {"brand": brand},
                 }
                 market = int(price * rng.uniform(0.95, 1.1))
-                row = self._sku(rng, f"SUP-{brand_code}-{item_code}-{counter:05d}", market, condition=None,
-                                markup=1.0, barcode=self._upc(upc_prefix), popularity=rng.randint(0, 40))
+                row = self._sku(
+                    rng,
+                    f"SUP-{brand_code}-{item_code}-{counter:05d}",
+                    market,
+                    condition=None,
+                    markup=1.0,
+                    barcode=self._upc(upc_prefix),
+                    popularity=rng.randint(0, 40),
+                )
                 row["shelf_price_cents"] = price  # supplies sell at MSRP
                 qty = 0 if rng.random() < 0.08 else rng.randint(2, 30)
                 shelf = min(qty, 8)
@@ -1567,10 +2043,13 @@ def _mtg_name(rng: random.Random) -> str:
     elif pattern < 0.36:
         name = f"{rng.choice(CREATURES)} of the {rng.choice(ADJECTIVES)} {rng.choice(PLACES)}"
     elif pattern < 0.56:
-        title = rng.choice((
-            f"{rng.choice(ROLES)} of the {rng.choice(PLACES)}", f"the {rng.choice(ADJECTIVES)}",
-            f"{rng.choice(ADJECTIVES)} {rng.choice(ROLES)}",
-        ))
+        title = rng.choice(
+            (
+                f"{rng.choice(ROLES)} of the {rng.choice(PLACES)}",
+                f"the {rng.choice(ADJECTIVES)}",
+                f"{rng.choice(ADJECTIVES)} {rng.choice(ROLES)}",
+            )
+        )
         name = f"{rng.choice(LEGENDS)}, {title}"
     elif pattern < 0.68:
         name = f"{rng.choice(ADJECTIVES)} {rng.choice(SPELL_NOUNS)}"
@@ -1666,8 +2145,9 @@ def _invent_comic_series(rng: random.Random) -> tuple[str, str, date, int]:
         title = f"{hero} & {rng.choice(HERO_HONORIFIC)} {rng.choice(HERO_NOUNS)}"
     else:
         title = hero
-    year = rng.choice((rng.randint(1963, 1984), rng.randint(1985, 2015), rng.randint(2016, 2025),
-                       rng.randint(2016, 2025)))
+    year = rng.choice(
+        (rng.randint(1963, 1984), rng.randint(1985, 2015), rng.randint(2016, 2025), rng.randint(2016, 2025))
+    )
     issues = rng.randint(6, 24) if year >= 2016 else rng.randint(12, 120)
     code = f"{_code_of(title.removeprefix('The '), 3)}{year % 100:02d}"
     return code, f"{title} ({year})", date(year, rng.randint(1, 12), 1), issues
@@ -1680,8 +2160,11 @@ def _set_extra(info: _SetInfo, rng: random.Random) -> None:
         year = int(year_text)
         info.extra = {"year": year, "brand": rest.rsplit(" ", 1)[0], "vintage": year < 2005}
     elif info.game_code == "COMICS":
-        info.extra = {"publisher": rng.choice(PUBLISHERS), "writer": rng.choice(COMIC_WRITERS),
-                      "title": info.name.rsplit(" (", 1)[0]}
+        info.extra = {
+            "publisher": rng.choice(PUBLISHERS),
+            "writer": rng.choice(COMIC_WRITERS),
+            "title": info.name.rsplit(" (", 1)[0],
+        }
 
 
 # =========================================================================== front of house
@@ -1692,15 +2175,38 @@ def _add_front_of_house(session: VaultSession, seed: int, skus: int, counts: dic
     rng = random.Random(f"{seed}/front")
     now = utcnow().replace(microsecond=0)
     stations = [
-        Station(name="Register 1", role=StationRole.CASHIER.value, receipt_prefix="T1",
-                printer_uri="network://127.0.0.1:9100", has_drawer=True,
-                settings={"scanner": "keyboard-wedge"}),
-        Station(name="Register 2", role=StationRole.CASHIER.value, receipt_prefix="T2",
-                printer_uri="network://127.0.0.1:9101", has_drawer=True, settings={"scanner": "hid"}),
-        Station(name="Price Check", role=StationRole.KIOSK.value, receipt_prefix="K1", printer_uri=None,
-                has_drawer=False, settings={"idle_seconds": 60}),
-        Station(name="Back Office", role=StationRole.MANAGER.value, receipt_prefix="M1",
-                printer_uri="network://127.0.0.1:9102", has_drawer=False, settings={}),
+        Station(
+            name="Register 1",
+            role=StationRole.CASHIER.value,
+            receipt_prefix="T1",
+            printer_uri="network://127.0.0.1:9100",
+            has_drawer=True,
+            settings={"scanner": "keyboard-wedge"},
+        ),
+        Station(
+            name="Register 2",
+            role=StationRole.CASHIER.value,
+            receipt_prefix="T2",
+            printer_uri="network://127.0.0.1:9101",
+            has_drawer=True,
+            settings={"scanner": "hid"},
+        ),
+        Station(
+            name="Price Check",
+            role=StationRole.KIOSK.value,
+            receipt_prefix="K1",
+            printer_uri=None,
+            has_drawer=False,
+            settings={"idle_seconds": 60},
+        ),
+        Station(
+            name="Back Office",
+            role=StationRole.MANAGER.value,
+            receipt_prefix="M1",
+            printer_uri="network://127.0.0.1:9102",
+            has_drawer=False,
+            settings={},
+        ),
     ]
     session.add_all(stations)
     counts["stations"] = len(stations)
@@ -1716,12 +2222,21 @@ def _add_front_of_house(session: VaultSession, seed: int, skus: int, counts: dic
             if rng.random() < 0.75:  # traded cards in at the buylist counter, took credit
                 reason, delta, note = CreditReason.BUYLIST, rng.randint(2, 50) * 500, "Buylist trade-in"
             else:
-                reason, delta, note = CreditReason.ADJUSTMENT, rng.choice((500, 1000, 1500)), rng.choice(
-                    ("Birthday credit", "Loyalty reward", "Goodwill: damaged sleeve"))
-            credits.append({
-                "customer_id": cust["id"], "delta_cents": delta, "reason": reason.value, "ref_type": "demo",
-                "note": note, "created_at": now - timedelta(days=rng.randint(1, 120)),
-            })
+                reason, delta, note = (
+                    CreditReason.ADJUSTMENT,
+                    rng.choice((500, 1000, 1500)),
+                    rng.choice(("Birthday credit", "Loyalty reward", "Goodwill: damaged sleeve")),
+                )
+            credits.append(
+                {
+                    "customer_id": cust["id"],
+                    "delta_cents": delta,
+                    "reason": reason.value,
+                    "ref_type": "demo",
+                    "note": note,
+                    "created_at": now - timedelta(days=rng.randint(1, 120)),
+                }
+            )
     bulk_insert(session, CreditEntry, credits)
     counts["credit_entries"] = len(credits)
 
@@ -1742,16 +2257,29 @@ def _customers(rng: random.Random, n: int, now: datetime) -> list[dict[str, Any]
             email = f"{handle}{i if rng.random() < 0.5 else ''}@{rng.choice(EMAIL_DOMAINS)}"
         phone = f"({rng.choice(AREA_CODES)}) 555-{100 + i:04d}" if rng.random() < 0.7 else None
         row: dict[str, Any] = {
-            "id": new_id(), "first_name": first, "last_name": last, "email": email, "phone": phone,
-            "marketing_opt_in": rng.random() < 0.4, "tax_exempt": False, "created_at": now, "updated_at": now,
+            "id": new_id(),
+            "first_name": first,
+            "last_name": last,
+            "email": email,
+            "phone": phone,
+            "marketing_opt_in": rng.random() < 0.4,
+            "tax_exempt": False,
+            "created_at": now,
+            "updated_at": now,
         }
         if rng.random() < 0.2:  # sold us cards: ID captured for buylist compliance
-            row.update(id_type="drivers_license", id_number=f"OR{rng.randint(1000000, 9999999)}",
-                       id_captured_at=now - timedelta(days=rng.randint(1, 400)),
-                       date_of_birth=date(rng.randint(1960, 2005), rng.randint(1, 12), rng.randint(1, 28)))
+            row.update(
+                id_type="drivers_license",
+                id_number=f"OR{rng.randint(1000000, 9999999)}",
+                id_captured_at=now - timedelta(days=rng.randint(1, 400)),
+                date_of_birth=date(rng.randint(1960, 2005), rng.randint(1, 12), rng.randint(1, 28)),
+            )
         if i % 60 == 7:  # resellers with a resale certificate on file
-            row.update(tax_exempt=True, tax_exempt_ref=f"RESALE-OR-{rng.randint(100000, 999999)}",
-                       notes="Dealer: resale certificate on file, renew every January.")
+            row.update(
+                tax_exempt=True,
+                tax_exempt_ref=f"RESALE-OR-{rng.randint(100000, 999999)}",
+                notes="Dealer: resale certificate on file, renew every January.",
+            )
         elif rng.random() < 0.05:
             row["notes"] = rng.choice(CUSTOMER_NOTES)
         rows.append(row)
@@ -1770,22 +2298,65 @@ def _events(rng: random.Random, now: datetime, game_ids: dict[str, str]) -> list
     friday = next_weekday(4, 18)
     specs = [
         ("MTG", "Friday Night Magic", "Standard", friday, 24, 500, {"1": 2000, "2": 1200, "3-4": 600}),
-        ("MTG", "Friday Night Magic", "Standard", friday + timedelta(days=7), 24, 500,
-         {"1": 2000, "2": 1200, "3-4": 600}),
+        (
+            "MTG",
+            "Friday Night Magic",
+            "Standard",
+            friday + timedelta(days=7),
+            24,
+            500,
+            {"1": 2000, "2": 1200, "3-4": 600},
+        ),
         ("MTG", "Commander Night", "Commander", next_weekday(2, 18), 32, 500, {"best-deck": 1000}),
-        ("MTG", "Prerelease: Foundations", "Sealed", next_weekday(5, 10) + timedelta(days=7), 40, 3000,
-         {"1": 6000, "2": 4000, "3-4": 2000, "5-8": 1000}),
+        (
+            "MTG",
+            "Prerelease: Foundations",
+            "Sealed",
+            next_weekday(5, 10) + timedelta(days=7),
+            40,
+            3000,
+            {"1": 6000, "2": 4000, "3-4": 2000, "5-8": 1000},
+        ),
         ("PKM", "Pokémon League", "Standard", next_weekday(6, 13), 40, 0, {}),
-        ("PKM", "Pokémon League Challenge", "Standard", next_weekday(5, 11), 32, 1000,
-         {"1": 3000, "2": 2000, "3-4": 1000}),
-        ("LOR", "Lorcana Challenge", "Core Constructed", next_weekday(3, 18), 32, 1000,
-         {"1": 4000, "2": 2500, "3-4": 1200}),
-        ("YGO", "Yu-Gi-Oh! Locals (OTS)", "Advanced", next_weekday(1, 18), 24, 500,
-         {"1": 2500, "2": 1500, "3-4": 750}),
+        (
+            "PKM",
+            "Pokémon League Challenge",
+            "Standard",
+            next_weekday(5, 11),
+            32,
+            1000,
+            {"1": 3000, "2": 2000, "3-4": 1000},
+        ),
+        (
+            "LOR",
+            "Lorcana Challenge",
+            "Core Constructed",
+            next_weekday(3, 18),
+            32,
+            1000,
+            {"1": 4000, "2": 2500, "3-4": 1200},
+        ),
+        (
+            "YGO",
+            "Yu-Gi-Oh! Locals (OTS)",
+            "Advanced",
+            next_weekday(1, 18),
+            24,
+            500,
+            {"1": 2500, "2": 1500, "3-4": 750},
+        ),
     ]
     return [
-        {"game_id": game_ids.get(code), "name": name, "format": fmt, "starts_at": when, "capacity": cap,
-         "fee_cents": fee, "prize_structure": prizes, "status": EventStatus.SCHEDULED.value,
-         "notes": "Prizes paid as store credit." if prizes else "Casual play, promos while they last."}
+        {
+            "game_id": game_ids.get(code),
+            "name": name,
+            "format": fmt,
+            "starts_at": when,
+            "capacity": cap,
+            "fee_cents": fee,
+            "prize_structure": prizes,
+            "status": EventStatus.SCHEDULED.value,
+            "notes": "Prizes paid as store credit." if prizes else "Casual play, promos while they last.",
+        }
         for code, name, fmt, when, cap, fee, prizes in specs
     ]
