@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import Table
-from vaultsync.domain.enums import Role, StationRole, Tender
+from vaultsync.domain.enums import StationRole, Tender
 from vaultsync.services.auth import AuthService
 from vaultsync.services.checkout import CheckoutService, TenderInput
 from vaultsync.services.demo import generate_demo_shop
@@ -87,9 +87,11 @@ def run(quick: bool) -> list[Table]:
             writes_per_sale = 1 + 3 + 1 + 3 + 3  # txn, lines, tender, movements, popularity
         store.close()
         floor = _floor_ms(Path(d) / "floor.db", writes_per_sale * 2, sales)  # ×2: each write is logged too
-    _ = Role
     table = Table(
-        title=f"Register latency, {skus:,}-SKU demo shop, {sales:,} sales of 3 items (SQLite, WAL, synchronous=FULL)",
+        title=(
+            f"Register latency, {skus:,}-SKU demo shop, {sales:,} sales of 3 items "
+            "(SQLite, WAL, synchronous=FULL)"
+        ),
         columns=["operation", "p50 ms", "p99 ms", "floor p50 ms", "floor p99 ms"],
         rows=[
             ["scan → line (service)", statistics.median(scan_ms), _pct(scan_ms, 0.99), "", ""],
@@ -102,7 +104,8 @@ def run(quick: bool) -> list[Table]:
             ],
         ],
         notes=[
-            "floor: a bare sqlite3 durable transaction inserting as many rows as a sale writes (incl. change log)",
+            "floor: a bare sqlite3 durable transaction inserting as many rows as a sale writes"
+            " (incl. change log)",
             "scan includes the stock check and re-pricing of the whole cart",
         ],
         targets=[("complete-sale p99 < 20 ms", _pct(sale_ms, 0.99) < 20.0)],
