@@ -101,8 +101,12 @@ def logout() -> None:
     ui.navigate.to(LOGIN_PATH)
 
 
-def frame(user: SessionUser, *, shop_name: str, active_path: str) -> ui.column:
-    """Header + navigation drawer; returns the content column the page fills."""
+def frame(user: SessionUser, *, shop_name: str, active_path: str, wide: bool = False) -> ui.column:
+    """Header + navigation drawer; returns the content column the page fills.
+
+    ``wide`` pages (the register) use the whole screen: a cart beside big tender buttons
+    needs every pixel of a 1366-wide touch screen, while reading pages stay narrow.
+    """
     apply_theme()
     with (
         ui.left_drawer(value=True, bordered=True)
@@ -136,10 +140,14 @@ def frame(user: SessionUser, *, shop_name: str, active_path: str) -> ui.column:
         ui.button("Log out", icon="logout", on_click=logout).props("flat no-caps color=white size=lg").mark(
             "logout"
         )
+    if wide:
+        return ui.column().classes("w-full p-3 md:p-4 gap-3")
     return ui.column().classes("w-full max-w-7xl mx-auto p-4 md:p-6 gap-4")
 
 
-def app_page(path: str, *, title: str, min_role: Role = Role.CASHIER) -> Callable[[PageBuilder], PageBuilder]:
+def app_page(
+    path: str, *, title: str, min_role: Role = Role.CASHIER, wide: bool = False
+) -> Callable[[PageBuilder], PageBuilder]:
     """Register ``builder`` as the page at ``path`` for logged-in users of ``min_role`` or higher.
 
     The middleware already sent anonymous visitors to the login page; this wrapper adds
@@ -155,7 +163,7 @@ def app_page(path: str, *, title: str, min_role: Role = Role.CASHIER) -> Callabl
                 return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'redirect_to': path})}", status_code=303)
             shop_name = await shop_name_or_default()
             ui.page_title(f"{title} · {shop_name}")
-            with frame(user, shop_name=shop_name, active_path=path):
+            with frame(user, shop_name=shop_name, active_path=path, wide=wide):
                 if not user.role.at_least(min_role):
                     forbidden(user, min_role)
                     return None

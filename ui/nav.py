@@ -14,6 +14,9 @@ from vaultsync.domain.enums import Role
 LOGIN_PATH = "/login"
 HOME_PATH = "/"
 INVENTORY_PATH = "/inventory"
+REGISTER_PATH = "/register"
+REFUND_PATH = "/refund"
+SHIFT_PATH = "/shift"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,27 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem(HOME_PATH, "Home", "home", Role.CASHIER, "Who is logged in and where to go next"),
     NavItem(
+        REGISTER_PATH,
+        "Register",
+        "point_of_sale",
+        Role.CASHIER,
+        "Ring up a sale: scan, take payment, print the receipt",
+    ),
+    NavItem(
+        REFUND_PATH,
+        "Refund",
+        "assignment_return",
+        Role.CASHIER,
+        "Return items from a receipt, void a sale, or a return without receipt",
+    ),
+    NavItem(
+        SHIFT_PATH,
+        "Shift",
+        "account_balance_wallet",
+        Role.CASHIER,
+        "Open the drawer with a float, pay-ins and pay-outs, close and the Z report",
+    ),
+    NavItem(
         INVENTORY_PATH,
         "Inventory",
         "inventory_2",
@@ -38,9 +62,9 @@ NAV: list[NavItem] = [
     ),
 ]
 
-#: where each role goes after logging in when no page was asked for; everyone starts on the
-#: home tiles until the cashier's register page exists
-LANDING: dict[Role, str] = {Role.CASHIER: HOME_PATH, Role.MANAGER: HOME_PATH, Role.ADMIN: HOME_PATH}
+#: where each role goes after logging in when no page was asked for: a cashier logs in to
+#: sell, so straight to the register; managers and admins start on the overview tiles
+LANDING: dict[Role, str] = {Role.CASHIER: REGISTER_PATH, Role.MANAGER: HOME_PATH, Role.ADMIN: HOME_PATH}
 
 
 def register(item: NavItem) -> None:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Final, Literal
 if TYPE_CHECKING:
     # Static typing sees the reference; at run time the name is bound to the chosen module, which
     # has the same API. One line per kernel here gives callers precise types.
-    from vaultsync.pure import diff, merge, vclock
+    from vaultsync.pure import diff, merge, search, vclock
 
 __all__ = [
     "KERNELS",
@@ -47,6 +47,7 @@ __all__ = [
     "load_compiled",
     "load_pure",
     "merge",
+    "search",
     "status",
     "vclock",
 ]
@@ -55,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 #: Kernel names. Adding a kernel is one entry here (plus its ``_native/<name>.pyx`` and
 #: ``vaultsync/pure/<name>.py``); it is then importable as ``vaultsync.native.<name>``.
-KERNELS: Final[tuple[str, ...]] = ("vclock", "diff", "merge")
+KERNELS: Final[tuple[str, ...]] = ("vclock", "diff", "merge", "search")
 
 _COMPILED_PACKAGE: Final = "vaultsync._compiled"
 _PURE_PACKAGE: Final = "vaultsync.pure"

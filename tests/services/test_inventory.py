@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from vaultsync.domain.errors import NotFoundError, ValidationError
 from vaultsync.services.inventory import InventoryService
@@ -146,3 +147,37 @@ def test_cost_basis_only_for_managers(inv: InventoryService, store: Store) -> No
     assert inv.detail(sku_id).cost_basis_cents == 4000
     assert inv.detail(sku_id, viewer=Role.MANAGER).cost_basis_cents == 4000
     assert inv.detail(sku_id, viewer=Role.CASHIER).cost_basis_cents is None
+
+
+def test_accents_and_typos_are_forgiven(inv: InventoryService) -> None:
+    assert inv.search("sheoldrde").total == 2  # two letters swapped
+    assert inv.search("SHEOLDRED apocalipse").total == 2
+    assert inv.search("charizrd").rows[0].name == "Charizard ex"
+
+
+def test_pokemon_finds_pokemon_with_accent(inv: InventoryService, store: Store) -> None:
+    with store.uow() as uow:
+        s = uow.session
+        pkm = s.scalars(select(Game).where(Game.code == "pkm")).one()
+        product = Product(game_id=pkm.id, kind="sealed", name="Pokémon Center Elite Trainer Box")
+        s.add(product)
+        s.flush()
+        s.add(Sku(product_id=product.id, sku_code="PKM-ETB-1", shelf_price_cents=5999))
+    assert [r.name for r in inv.search("Pokemon").rows] == ["Pokémon Center Elite Trainer Box"]
+    assert inv.search("flabebe").total == 0
+
+
+def test_exact_code_first_and_writes_show_at_once(inv: InventoryService, store: Store) -> None:
+    assert inv.search("MTG-DMU-107-LP-F").rows[0].sku_code == "MTG-DMU-107-LP-F"
+    with store.uow() as uow:
+        sku = uow.session.scalars(select(Sku).where(Sku.sku_code == "PKM-SV03-125-NM")).one()
+        sku.barcode = "400000000099"
+        sku.product.name = "Charizard ex (Tera)"
+    [row] = inv.search("400000000099").rows
+    assert row.name == "Charizard ex (Tera)"
+    assert inv.search("tera").total == 1
+
+
+def test_nul_is_rejected(inv: InventoryService) -> None:
+    with pytest.raises(ValidationError):
+        inv.search("shiv\x00an")

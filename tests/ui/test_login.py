@@ -39,7 +39,7 @@ async def test_home_is_guarded_too(user: User) -> None:
     await user.should_not_see("Hello")
 
 
-async def test_cashier_pin_login_lands_on_home_with_name_role_and_station(user: User) -> None:
+async def test_cashier_pin_login_lands_on_the_register(user: User) -> None:
     await user.open("/login")
     # only active users with a PIN get a tile
     for who in (ADMIN, MANAGER, CASHIER, CASHIER2):
@@ -53,11 +53,16 @@ async def test_cashier_pin_login_lands_on_home_with_name_role_and_station(user: 
         user.find(marker=f"pin-key-{digit}").click()
     assert label_text(user, "pin-dots") == "●●●●"
     user.find(marker="pin-enter").click()
-    await user.should_see("Hello, Casey Cashier", retries=40)
+    # a cashier logs in to sell: straight to the register (which first asks for a shift)
+    await user.should_see(marker="open-shift-panel", retries=40)
+    await user.should_see("Open a shift to start selling")
     assert label_text(user, "user-name") == "Casey Cashier"
     assert label_text(user, "user-role") == "Cashier"
+    await user.open("/")
+    await user.should_see("Hello, Casey Cashier")
     assert "manager station" in label_text(user, "station-role")
-    await user.should_see(marker="tile:/inventory")
+    for path in ("/inventory", "/register", "/refund", "/shift"):
+        await user.should_see(marker=f"tile:{path}")
     await user.should_see(marker="shop-name")
 
 
@@ -70,7 +75,8 @@ async def test_keypad_clear_and_backspace(user: User) -> None:
     user.find(marker="pin-key-3").click()
     user.find(marker="pin-key-4").click()  # 1 2 3 4 after the backspace
     user.find(marker="pin-enter").click()
-    await user.should_see("Hello, Casey Cashier", retries=40)
+    await user.should_see(marker="open-shift-panel", retries=40)
+    assert label_text(user, "user-name") == "Casey Cashier"
 
 
 async def test_clear_empties_the_pin(user: User) -> None:
@@ -107,7 +113,8 @@ async def test_physical_keyboard_drives_the_pin_pad(user: User) -> None:
         key(digit, f"Digit{digit}")
     await eventually(lambda: label_text(user, "pin-dots") == "●●●●")
     key("Enter", "Enter")
-    await user.should_see("Hello, Casey Cashier", retries=40)
+    await user.should_see(marker="open-shift-panel", retries=40)
+    assert label_text(user, "user-name") == "Casey Cashier"
 
 
 async def test_short_pin_is_refused_without_costing_an_attempt(user: User) -> None:
@@ -156,7 +163,8 @@ async def test_change_user_goes_back_to_the_tiles(user: User) -> None:
     await user.should_not_see(marker="pin-enter")
     user.find(marker=f"pin-user:{CASHIER2.username}").click()
     await enter_pin(user, CASHIER2.pin or "")
-    await user.should_see("Hello, Carl Counter", retries=40)
+    await user.should_see(marker="open-shift-panel", retries=40)
+    assert label_text(user, "user-name") == "Carl Counter"
 
 
 async def test_manager_password_login(user: User) -> None:
@@ -239,7 +247,7 @@ async def test_logout(user: User) -> None:
 async def test_login_page_sends_a_logged_in_user_on(user: User) -> None:
     await login_pin(user, CASHIER)
     await user.open("/login")
-    await user.should_see("Hello, Casey Cashier")
+    await user.should_see(marker="open-shift-panel")
     await user.should_not_see(marker="pin-card")
 
 
@@ -247,7 +255,7 @@ async def test_redirect_to_cannot_leave_the_site(user: User) -> None:
     await user.open("/login?redirect_to=//evil.example/phish")
     user.find(marker=f"pin-user:{CASHIER.username}").click()
     await enter_pin(user, CASHIER.pin or "")
-    await user.should_see("Hello, Casey Cashier", retries=40)
+    await user.should_see(marker="open-shift-panel", retries=40)
 
 
 async def test_unexpected_error_shows_a_generic_message(

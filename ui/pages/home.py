@@ -15,7 +15,7 @@ from ui.session import SessionUser
 
 
 def register() -> None:
-    """Add the ``/`` page."""
+    """Add the ``/`` page: the role-aware landing page with tiles for the pages the role may use."""
 
     @app_page(HOME_PATH, title="Home")
     def home(user: SessionUser) -> None:

@@ -1,19 +1,24 @@
 """Inventory browsing: find SKUs by what a person knows about a card, see where the copies are.
 
-This is the SQL-backed lookup. The in-memory ranked SKU index (native core) replaces
-the text matching here when it lands; the filters, paging and the shape of the
-results stay the same for the UI and the API.
+Text matching and ranking come from the in-memory SKU index (:class:`vaultsync.search.SkuIndex`,
+native core): accent/case folding, prefix, substring, multi-word and typo-tolerant matching,
+ranked exact code > name > prefix > substring > typo, in stock first, then popularity. The index
+is refreshed from the change log before each search (cheap when nothing changed), so writes made
+through the services show up at once. The page's rows are then read from the database by id, in
+the index's order, so prices and stock shown are the committed ones.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from vaultsync.domain.enums import Condition, Finish, Role
 from vaultsync.domain.errors import NotFoundError, ValidationError
+from vaultsync.native import search as search_kernel
+from vaultsync.search import SkuIndex
 from vaultsync.store import Store
 from vaultsync.store.models import CardSet, Game, Location, Product, Sku, StockLevel
 
@@ -73,10 +78,6 @@ class GameOption:
     name: str
 
 
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _on_hand_subquery() -> Select[str, int]:
     return select(StockLevel.sku_id, func.sum(StockLevel.on_hand).label("on_hand")).group_by(
         StockLevel.sku_id
@@ -107,8 +108,10 @@ class InventoryService:
         limit: int = 50,
         offset: int = 0,
     ) -> SearchPage:
-        """Every word must match one of: name, set code, set name, collector number, SKU code,
-        barcode, cert number (case-insensitive). Exact code/barcode hits sort first."""
+        """Every word must match (by prefix, substring or within a typo or two) one of: name, set
+        code, set name, collector number, SKU code, barcode, cert number, ignoring case and
+        accents. Exact code/barcode/cert hits sort first (ranking: ``vaultsync.pure.search``).
+        Text with no letters or digits at all ("%") matches nothing; an empty query lists all."""
         query = (query or "").strip()
         if len(query) > MAX_QUERY:
             raise ValidationError(f"search text is limited to {MAX_QUERY} characters")
@@ -120,57 +123,43 @@ class InventoryService:
             raise ValidationError(f"unknown condition {condition!r}")
         if finish is not None and finish not in {f.value for f in Finish}:
             raise ValidationError(f"unknown finish {finish!r}")
-        stock = _on_hand_subquery().subquery()
-        on_hand = func.coalesce(stock.c.on_hand, 0)
-        base = (
-            select(Sku, Product, Game, CardSet, on_hand.label("on_hand"))
+        index = SkuIndex.for_store(self.store)
+        index.refresh(self.store)
+        try:
+            if query and not search_kernel.tokenize(query):
+                return SearchPage(total=0, rows=[])  # only punctuation: nothing can match it
+            total, sku_ids = index.query(
+                query,
+                game=game or None,
+                condition=condition,
+                finish=finish,
+                in_stock=in_stock,
+                limit=limit,
+                offset=offset,
+            )
+        except ValueError as exc:  # NUL bytes, lone surrogates: the kernel's message says which
+            raise ValidationError(f"search text rejected: {exc}") from None
+        return SearchPage(total=total, rows=self._rows(sku_ids))
+
+    def _rows(self, sku_ids: list[str]) -> list[SkuRow]:
+        """The rows of ``sku_ids`` from the database, in the given order."""
+        if not sku_ids:
+            return []
+        stock = _on_hand_subquery().where(StockLevel.sku_id.in_(sku_ids)).subquery()
+        stmt = (
+            select(Sku, Product, Game, CardSet, func.coalesce(stock.c.on_hand, 0))
             .join(Product, Sku.product_id == Product.id)
             .join(Game, Product.game_id == Game.id)
             .outerjoin(CardSet, Product.set_id == CardSet.id)
             .outerjoin(stock, stock.c.sku_id == Sku.id)
-            .where(Sku.is_active.is_(True))
-        )
-        conditions = []
-        for word in query.split():
-            like = f"%{_escape_like(word.lower())}%"
-            conditions.append(
-                or_(
-                    func.lower(Product.name).like(like, escape="\\"),
-                    func.lower(CardSet.code).like(like, escape="\\"),
-                    func.lower(CardSet.name).like(like, escape="\\"),
-                    func.lower(Product.collector_number) == word.lower(),
-                    func.lower(Sku.sku_code).like(like, escape="\\"),
-                    Sku.barcode == word,
-                    Sku.cert_number == word,
-                )
-            )
-        if conditions:
-            base = base.where(and_(*conditions))
-        if game:
-            base = base.where(Game.code == game)
-        if condition:
-            base = base.where(Sku.condition == condition)
-        if finish:
-            base = base.where(Sku.finish == finish)
-        if in_stock:
-            base = base.where(on_hand > 0)
-        exact = or_(Sku.barcode == query, func.lower(Sku.sku_code) == query.lower(), Sku.cert_number == query)
-        ordered = base.order_by(
-            exact.desc() if query else Sku.popularity.desc(),
-            (on_hand > 0).desc(),
-            Product.name,
-            CardSet.code,
-            Product.collector_number,
-            Sku.condition,
-            Sku.finish,
+            .where(Sku.id.in_(sku_ids))
         )
         with self.store.read() as s:
-            total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
-            rows = [
-                _row(sku, product, game_, card_set, int(oh))
-                for sku, product, game_, card_set, oh in s.execute(ordered.limit(limit).offset(offset))
-            ]
-        return SearchPage(total=total, rows=rows)
+            found = {
+                sku.id: _row(sku, product, game_, card_set, int(oh))
+                for sku, product, game_, card_set, oh in s.execute(stmt)
+            }
+        return [found[i] for i in sku_ids if i in found]
 
     def detail(self, sku_id: str, *, viewer: Role | None = None) -> SkuDetail:
         """Everything about one SKU. What the shop paid (cost basis) is only given to
