@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -38,30 +39,36 @@ def get(url: str, timeout: float = 2.0) -> tuple[int, str]:
 @contextmanager
 def running(
     args: list[str], port: int, *, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[str]]:
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``vaultsync ARGS`` until the block ends; its output goes to a file (a pipe nobody
+    reads would block the server once it fills) and is shown if the server dies."""
     assert EXE, "vaultsync console script not installed"
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below, after the server
     proc = subprocess.Popen(
         [EXE, *args, "--port", str(port), "--host", "127.0.0.1"],
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
-        text=True,
         # a child of a test run must not look like one (NiceGUI would ignore --port)
         env={k: v for k, v in {**os.environ, **(env or {})}.items() if k != "PYTEST_CURRENT_TEST"},
         start_new_session=True,
     )
+
+    def output() -> str:
+        log.seek(0)
+        return log.read().decode(errors="replace")[-5000:]
+
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                out = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"server exited with {proc.returncode}:\n{out}")
+                pytest.fail(f"server exited with {proc.returncode}:\n{output()}")
             try:
                 if get(f"http://127.0.0.1:{port}/health", timeout=1)[0] == 200:
                     break
             except OSError:
                 time.sleep(0.2)
         else:
-            pytest.fail("server did not answer /health within 90 s")
+            pytest.fail(f"server did not answer /health within 90 s:\n{output()}")
         yield proc
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -70,6 +77,7 @@ def running(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        log.close()
 
 
 def test_serve_answers_health_and_pages(tmp_path: Path) -> None:
