@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -45,6 +46,12 @@ def _sample_receipt() -> Receipt:
         footer_lines=["Thank you! Returns within 14 days with receipt."],
     )
 
+
+# aiosmtpd logs every SMTP session from its own thread; by then pytest may have closed the
+# stream a root handler points at, which prints "--- Logging error ---" noise. Its chatter
+# is not what these tests check.
+logging.getLogger("mail.log").propagate = False
+logging.getLogger("mail.log").addHandler(logging.NullHandler())
 
 @pytest.fixture
 def receipt() -> Receipt:
