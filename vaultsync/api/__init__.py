@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from vaultsync.api import auth, health, inventory, pos
+from vaultsync.api import auth, health, inventory, pos, shifts
 from vaultsync.api.errors import ErrorMappingRoute
 from vaultsync.services.container import Services
 
@@ -23,6 +23,7 @@ def build_router(services: Services) -> APIRouter:
     v1.include_router(auth.router(services))
     v1.include_router(inventory.router(services))
     v1.include_router(pos.router(services))
+    v1.include_router(shifts.router(services))
     router.include_router(v1)
     return router
 
