@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +23,8 @@ def pos(sqlite_store: Store) -> Pos:
 
 
 @pytest.fixture
-def api(pos: Pos, tmp_path: Path) -> Iterator[TestClient]:
-    services = Services.build(
-        Config.resolve(data_dir=tmp_path, db=pos.store.url, station_role="cashier"), pos.store
-    )
-    app = FastAPI()
-    app.include_router(build_router(services))
-    with TestClient(app) as client:
-        token = client.post("/api/v1/auth/pin", json={"user_id": pos.cashier.id, "pin": "1234"}).json()
-        client.headers["Authorization"] = f"Bearer {token['access_token']}"
-        yield client
+def api(pos_client: TestClient) -> TestClient:
+    return pos_client
 
 
 def changes(pos: Pos) -> int:

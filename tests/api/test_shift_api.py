@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.services.pos_fixtures import Pos, build_pos
-from vaultsync.api import build_router
-from vaultsync.config import Config
-from vaultsync.services.container import Services
 from vaultsync.store import Store
 from vaultsync.store.models import Shift
 
@@ -28,17 +21,8 @@ def pos(sqlite_store: Store) -> Pos:
 
 
 @pytest.fixture
-def api(pos: Pos, tmp_path: Path) -> Iterator[TestClient]:
-    services = Services.build(
-        Config.resolve(data_dir=tmp_path, db=pos.store.url, station_role="cashier"), pos.store
-    )
-    app = FastAPI()
-    app.include_router(build_router(services))
-    with TestClient(app) as client:
-        token = client.post("/api/v1/auth/pin", json={"user_id": pos.cashier.id, "pin": "1234"}).json()
-        client.headers["Authorization"] = f"Bearer {token['access_token']}"
-        yield client
-    services.devices.stop()
+def api(pos_client: TestClient) -> TestClient:
+    return pos_client
 
 
 def test_shift_lifecycle_over_http(api: TestClient, pos: Pos) -> None:

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -21,31 +20,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.native import kernels
 from vaultsync.pure import diff as P
 
-REQUIRE_NATIVE = os.environ.get("VAULTSYNC_REQUIRE_NATIVE", "").strip().lower() in {"1", "true", "yes", "on"}
 I64 = np.iinfo(np.int64)
 I64_MIN, I64_MAX = int(I64.min), int(I64.max)
 
 
-def _load_compiled() -> tuple[ModuleType | None, str]:
-    try:
-        from vaultsync.native import load_compiled
-
-        return load_compiled("diff"), ""
-    except ImportError as exc:
-        return None, str(exc)
-
-
-C, C_ERROR = _load_compiled()
-
-
-def require_compiled() -> ModuleType:
-    if C is None:
-        if REQUIRE_NATIVE:
-            pytest.fail(f"VAULTSYNC_REQUIRE_NATIVE=1 but the compiled diff kernel is missing: {C_ERROR}")
-        pytest.skip(f"compiled diff kernel not built ({C_ERROR}); the pure property tests still run")
-    return C
+C, C_ERROR = kernels.load("diff")
+require_compiled = kernels.requirer("diff", C, C_ERROR)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -21,30 +20,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.native import kernels
 from vaultsync.pure import merge as P
 
-REQUIRE_NATIVE = os.environ.get("VAULTSYNC_REQUIRE_NATIVE", "").strip().lower() in {"1", "true", "yes", "on"}
 I64 = np.iinfo(np.int64)
 
 
-def _load_compiled() -> tuple[ModuleType | None, str]:
-    try:
-        from vaultsync.native import load_compiled
-
-        return load_compiled("merge"), ""
-    except ImportError as exc:
-        return None, str(exc)
-
-
-C, C_ERROR = _load_compiled()
-
-
-def require_compiled() -> ModuleType:
-    if C is None:
-        if REQUIRE_NATIVE:
-            pytest.fail(f"VAULTSYNC_REQUIRE_NATIVE=1 but the compiled merge kernel is missing: {C_ERROR}")
-        pytest.skip(f"compiled merge kernel not built ({C_ERROR}); the pure property tests still run")
-    return C
+C, C_ERROR = kernels.load("merge")
+require_compiled = kernels.requirer("merge", C, C_ERROR)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 from types import ModuleType
 from typing import Any
 
@@ -18,29 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.native import kernels
 from vaultsync.pure import search as P
 
-REQUIRE_NATIVE = os.environ.get("VAULTSYNC_REQUIRE_NATIVE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _load_compiled() -> tuple[ModuleType | None, str]:
-    try:
-        from vaultsync.native import load_compiled
-
-        return load_compiled("search"), ""
-    except ImportError as exc:
-        return None, str(exc)
-
-
-C, C_ERROR = _load_compiled()
-
-
-def require_compiled() -> ModuleType:
-    if C is None:
-        if REQUIRE_NATIVE:
-            pytest.fail(f"VAULTSYNC_REQUIRE_NATIVE=1 but the compiled search kernel is missing: {C_ERROR}")
-        pytest.skip(f"compiled search kernel not built ({C_ERROR}); the pure oracle tests still run")
-    return C
+C, C_ERROR = kernels.load("search")
+require_compiled = kernels.requirer("search", C, C_ERROR)
 
 
 @pytest.fixture(scope="module", params=["pure", "compiled"])

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import reduce
@@ -26,31 +25,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tests.native import kernels
 from vaultsync.pure import vclock as P
 
 MAX = P.MAX_SEQ
-REQUIRE_NATIVE = os.environ.get("VAULTSYNC_REQUIRE_NATIVE", "").strip().lower() in {"1", "true", "yes", "on"}
 FLIP = {P.BEFORE: P.AFTER, P.AFTER: P.BEFORE, P.EQUAL: P.EQUAL, P.CONCURRENT: P.CONCURRENT}
 
 
-def _load_compiled() -> tuple[ModuleType | None, str]:
-    try:
-        from vaultsync.native import load_compiled
-
-        return load_compiled("vclock"), ""
-    except ImportError as exc:  # not built, or VAULTSYNC_REQUIRE_NATIVE made vaultsync.native refuse
-        return None, str(exc)
-
-
-C, C_ERROR = _load_compiled()
-
-
-def require_compiled() -> ModuleType:
-    if C is None:
-        if REQUIRE_NATIVE:
-            pytest.fail(f"VAULTSYNC_REQUIRE_NATIVE=1 but the compiled vclock kernel is missing: {C_ERROR}")
-        pytest.skip(f"compiled vclock kernel not built ({C_ERROR}); the pure property tests still run")
-    return C
+C, C_ERROR = kernels.load("vclock")
+require_compiled = kernels.requirer("vclock", C, C_ERROR)
 
 
 @pytest.fixture(scope="module")
