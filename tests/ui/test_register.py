@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from tests.ui.conftest import eventually, label_text, login_pin, services
 from tests.ui.pos_helpers import message, press_keys, register_ready, scan, texts, wait_message
 from tests.ui.seed import CASHIER, CHARIZARD_CERT, MANAGER, SHEOLDRED_BARCODE
-from ui.pages.register import cash_quick_amounts, quick_keys
+from ui.pages.register import cash_quick_amounts, quick_keys, sku_facts
 from vaultsync.store.models import Transaction
 
 
@@ -76,6 +76,59 @@ async def test_errors_are_shown_inline(user: User) -> None:
     await scan(user, str(number))
     await wait_message(user, "is a receipt: use Refund")
     assert "Traceback" not in message(user)
+
+
+async def test_search_adds_an_item_without_a_barcode(user: User) -> None:
+    await register_ready(user)
+    user.find(marker="search-open").click()
+    await user.should_see(marker="item-search")
+    await user.should_see(marker="item-search-hint")
+    user.find(marker="item-search").type("sheold")
+    await eventually(lambda: len(texts(user, "search-name")) == 3)
+    assert set(texts(user, "search-name")) == {"Sheoldred, the Apocalypse"}
+    hits = {label_text(user, f"search-{i}-facts"): i for i in range(3)}
+    assert sorted(hits) == ["DMU 107 · LP", "DMU 107 · NM", "DMU 107 · NM · Foil"]
+    lp = hits["DMU 107 · LP"]
+    assert label_text(user, f"search-{lp}-price") == "$65.00"
+    assert label_text(user, f"search-{lp}-stock") == "1 on hand"
+    assert label_text(user, f"search-{hits['DMU 107 · NM · Foil']}-stock") == "Out of stock"
+    user.find(marker=f"search-hit-{lp}").click()
+    await user.should_see(marker="cart-line", retries=40)
+    await user.should_not_see(marker="item-search")
+    assert texts(user, "line-desc") == ["Sheoldred, the Apocalypse [DMU 107]"]
+    assert texts(user, "line-detail") == ["LP"]
+    assert texts(user, "line-total") == ["$65.00"]
+    assert label_text(user, "total") == "$65.00"
+    await wait_message(user, "Added Sheoldred")
+
+    # an out-of-stock hit is still tappable: checkout says why it cannot be sold
+    user.find(marker="search-open").click()
+    await user.should_see(marker="item-search")
+    user.find(marker="item-search").type("sheoldred").trigger("keydown.enter")
+    await eventually(lambda: len(texts(user, "search-facts")) == 3)
+    foil = next(i for i in range(3) if label_text(user, f"search-{i}-facts") == "DMU 107 · NM · Foil")
+    user.find(marker=f"search-hit-{foil}").click()
+    await wait_message(user, "Out of stock: Sheoldred, the Apocalypse — 0 left")
+    await user.should_not_see(marker="item-search")
+    assert label_text(user, "total") == "$65.00"
+
+
+async def test_search_without_a_match_or_with_bad_text_says_so_in_the_dialog(user: User) -> None:
+    await register_ready(user)
+    user.find(marker="scan").trigger("keydown", "F6")  # the keyboard shortcut opens it too
+    await user.should_see(marker="item-search")
+    user.find(marker="item-search").type("xyzzyplugh")
+    await user.should_see(marker="item-search-none", retries=40)
+    assert label_text(user, "item-search-none") == "No match for “xyzzyplugh”"
+    assert texts(user, "search-name") == []
+    user.find(marker="item-search").clear().type("x" * 121)
+    await eventually(lambda: label_text(user, "item-search-error") != "")
+    assert label_text(user, "item-search-error") == "Search text is limited to 120 characters"
+    await user.should_not_see(marker="item-search-none")
+    user.find(marker="dialog-close").click()
+    await user.should_not_see(marker="item-search")
+    await user.should_not_see(marker="register-message")  # a dismissed search is not an error
+    await user.should_see(marker="cart-empty")
 
 
 async def test_discount_over_threshold_needs_a_manager_pin(user: User) -> None:
@@ -200,3 +253,10 @@ def test_cash_quick_amounts_and_quick_key_parsing() -> None:
     )
     assert [k.label for k in keys] == ["Sleeves"]
     assert quick_keys("nonsense") == []
+
+
+def test_sku_facts_say_grade_or_condition_and_finish() -> None:
+    inventory = services().inventory
+    slab = inventory.search(CHARIZARD_CERT).rows[0]
+    assert sku_facts(slab) == "BS 4 · PSA 10"
+    assert sku_facts(inventory.search(SHEOLDRED_BARCODE).rows[0]) == "DMU 107 · NM"

@@ -5,7 +5,9 @@ and no mouse. The scan box always has the focus (it takes it back after every ta
 every dialog), Enter adds the scanned code at once (the box's own text travels with the
 Enter, so a scanner is never outrun by a debounce), and anything that goes wrong —
 unknown barcode, out of stock, a slab already sold, a receipt scanned here instead of on
-Refund — is said in a banner above the cart, in words, never as a stack trace.
+Refund — is said in a banner above the cart, in words, never as a stack trace. What has
+no barcode to scan is found with Search (F6): type part of its name, set or number and tap
+the item; it is added exactly as a scan would add it.
 
 Payment collects tenders on screen until they cover the total (split payments show what
 is still due) and then completes the sale with one ``client_request_id`` made once per
@@ -54,6 +56,7 @@ from vaultsync.services.auth import UserView
 from vaultsync.services.checkout import CartView, HeldCart, LineView, SaleResult, TenderInput
 from vaultsync.services.container import Services
 from vaultsync.services.customers import CustomerHit
+from vaultsync.services.inventory import SearchPage, SkuRow
 from vaultsync.services.stations import StationView
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,8 @@ CART_KEY = "register_cart"
 #: next round amounts offered as cash quick keys
 CASH_STEPS = (500, 1000, 2000, 5000, 10000)
 PERCENTS = (5, 10, 15, 20, 25, 50)
+#: items shown by the register's Search; more words narrow it down
+SEARCH_LIMIT = 20
 TENDER_LABELS = {
     Tender.CASH: "Cash",
     Tender.CARD: "Card",
@@ -140,6 +145,18 @@ def cash_quick_amounts(due: int) -> list[int]:
         if amount not in out:
             out.append(amount)
     return sorted(out)[:6]
+
+
+def sku_facts(row: SkuRow) -> str:
+    """Set/number, then grade or condition · finish (as a cart line says it): ``DMU 107 · NM · Foil``."""
+    where = " ".join(p for p in (row.set_code, row.collector_number) if p)
+    if row.grader:
+        kind = [" ".join(p for p in (row.grader, row.grade) if p)]
+    else:
+        kind = [p for p in (row.condition, None if row.finish == "normal" else row.finish.capitalize()) if p]
+        if row.language and row.language != "EN":
+            kind.append(row.language)
+    return " · ".join(p for p in (where, *kind) if p)
 
 
 @dataclass(frozen=True)
@@ -235,6 +252,7 @@ class Register:
                         self.scan.on("keydown.enter", self._on_scan, js_handler=SCAN_ENTER_JS)
                         self.scan.on("keydown", self._on_fkey, js_handler=FKEY_JS)
                         big_button("Add", self._on_add_button, icon="add", marker="scan-add")
+                        big_button("Search", self._on_search, icon="search", marker="search-open")
                     if self.keys:
                         with ui.row().classes("w-full gap-2"):
                             for i, key in enumerate(self.keys):
@@ -550,11 +568,30 @@ class Register:
 
         async def work() -> None:
             view = await off_loop(self.services.checkout.scan, cart_id, code, actor=self.actor)
-            self.last_sale = None
-            self.set_cart(view)
-            added = view.lines[-1].description if view.lines else code
-            self.info(f"Added {added}")
-            self.render()
+            self._added(view, code)
+
+        await self.act(work)
+
+    def _added(self, view: CartView, what: str) -> None:
+        """An item went into the cart (scan or search): a new sale starts, the banner says what."""
+        self.last_sale = None
+        self.set_cart(view)
+        added = view.lines[-1].description if view.lines else what
+        self.info(f"Added {added}")
+        self.render()
+
+    async def _on_search(self) -> None:
+        """Find an item without a barcode and add it the way a scan does (same checks, same banner)."""
+        if self.cart is None:
+            return
+        cart_id = self.cart.id
+
+        async def work() -> None:
+            sku_id = await pick_sku(self.symbol)
+            if sku_id is None:
+                raise Cancelled
+            view = await off_loop(self.services.checkout.add_sku, cart_id, sku_id, 1, actor=self.actor)
+            self._added(view, "item")
 
         await self.act(work)
 
@@ -564,6 +601,7 @@ class Register:
             "F3": lambda: self._on_tender(Tender.CARD),
             "F4": lambda: self._on_tender(Tender.STORE_CREDIT),
             "F5": lambda: self._on_tender(Tender.GIFT_CARD),
+            "F6": self._on_search,
             "F7": self._on_customer,
             "F8": self._on_park,
             "F9": self._on_resume,
@@ -1088,6 +1126,102 @@ async def pick_held(held: list[HeldCart]) -> str | None:
                     ).classes("text-sm text-slate-500")
     result = await run_dialog(dialog)
     return str(result) if result else None
+
+
+async def pick_sku(symbol: str) -> str | None:
+    """Find an item by name, set, number or code (as you type, or on Enter); returns its SKU id.
+
+    Out-of-stock items are listed too (dimmed): tapping one lets checkout say why it cannot be sold.
+    """
+    inventory = get_services().inventory
+    dialog, body = dialog_card("Find an item", icon="search", width="max-w-3xl")
+    latest = 0  # only the newest search may fill the list (an older, slower one arrives late)
+    with body:
+        search = (
+            ui.input("Name, set, number or code")
+            .props("outlined autofocus clearable debounce=250 input-class=text-xl autocomplete=off")
+            .classes("w-full")
+            .mark("item-search")
+        )
+        with search.add_slot("prepend"):
+            ui.icon("search", color="primary").classes("text-3xl")
+        error = ui.label().classes("text-negative font-medium").mark("item-search-error")
+        results = ui.column().classes("w-full gap-2 max-h-[60vh] overflow-y-auto")
+
+        def hint() -> None:
+            results.clear()
+            with results:
+                ui.label("Type part of a name, a set code or a collector number").classes(
+                    "text-slate-500"
+                ).mark("item-search-hint")
+
+        async def run_search(text: str) -> None:
+            nonlocal latest
+            latest += 1
+            mine = latest
+            text = text.strip()
+            if not text:
+                error.set_text("")
+                hint()
+                return
+            try:
+                page: SearchPage = await off_loop(inventory.search, text, in_stock=False, limit=SEARCH_LIMIT)
+            except Exception as exc:
+                if mine == latest and not results.is_deleted:
+                    error.set_text(error_text(exc))
+                    results.clear()  # no list from an older text under the error
+                return
+            if mine != latest or results.is_deleted:
+                return
+            error.set_text("")
+            results.clear()
+            with results:
+                if not page.rows:
+                    ui.label(f"No match for “{text}”").classes("text-slate-500").mark("item-search-none")
+                for i, row in enumerate(page.rows):
+                    _sku_hit(dialog, i, row, symbol)
+                if page.total > len(page.rows):
+                    ui.label(
+                        f"Showing {len(page.rows)} of {page.total} — type more to narrow it down"
+                    ).classes("text-sm text-slate-500").mark("item-search-more")
+
+        search.on_value_change(lambda e: run_search(str(e.value or "")))
+        search.on(
+            "keydown.enter",
+            lambda e: run_search(e.args if isinstance(e.args, str) else str(search.value or "")),
+            js_handler="(e) => emit(e.target.value)",
+        )
+        hint()
+    result = await run_dialog(dialog)
+    return str(result) if result else None
+
+
+def _sku_hit(dialog: ui.dialog, i: int, row: SkuRow, symbol: str) -> None:
+    """One search result: a big row to tap (dimmed, still tappable, when none are on hand)."""
+    in_stock = row.on_hand > 0
+    dimmed = "" if in_stock else " opacity-50"
+    with (
+        ui.button(on_click=lambda sid=row.sku_id: dialog.submit(sid))
+        .props("unelevated no-caps color=white text-color=primary align=left")
+        .classes(f"w-full min-h-[64px] rounded-xl border border-slate-200{dimmed}")
+        .mark(f"search-hit search-hit-{i}"),
+        ui.row().classes("w-full items-center no-wrap gap-3"),
+    ):
+        ui.icon("style" if in_stock else "remove_shopping_cart").classes("text-3xl")
+        with ui.column().classes("grow gap-0 items-start min-w-0"):
+            ui.label(row.name).classes("text-lg font-semibold leading-tight text-left").mark(
+                "search-name", f"search-{i}-name"
+            )
+            facts = sku_facts(row)
+            if facts:
+                ui.label(facts).classes("text-sm text-slate-500").mark("search-facts", f"search-{i}-facts")
+        with ui.column().classes("gap-0 items-end"):
+            ui.label(format_cents(row.shelf_price_cents, symbol)).classes(
+                "text-xl font-bold tabular-nums"
+            ).mark("search-price", f"search-{i}-price")
+            ui.label(f"{row.on_hand} on hand" if in_stock else "Out of stock").classes(
+                "text-sm " + ("text-slate-600" if in_stock else "text-negative font-medium")
+            ).mark("search-stock", f"search-{i}-stock")
 
 
 async def pick_customer(actor: UserView, symbol: str) -> str | None:
