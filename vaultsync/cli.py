@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     _server_options(p)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("demo", help="create a demo shop (separate data directory) and serve it")
+    p = sub.add_parser(
+        "demo", help="create a demo shop (separate data directory) and serve it as a cashier station"
+    )
     _common(p)
     _server_options(p)
     p.add_argument("--skus", type=int, default=20_000, help="catalog size (default 20000)")
@@ -201,6 +203,8 @@ def _demo_dir(args: argparse.Namespace) -> Path:
 def cmd_demo(args: argparse.Namespace) -> int:
     from vaultsync.services.demo import generate_demo_shop
 
+    if args.station_role is None and not os.environ.get("VAULTSYNC_STATION_ROLE"):
+        args.station_role = "cashier"  # the demo is a register: PIN login, drawer, receipts
     config = _config(args, data_dir=_demo_dir(args))
     if args.fresh:
         _remove_demo_database(config)
