@@ -93,6 +93,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
 
+    station = sub.add_parser("station", help="this terminal's station: printer, drawer, name")
+    ssub = station.add_subparsers(dest="station_command", metavar="ACTION", parser_class=_Parser)
+    ssub.required = True
+    p = ssub.add_parser("list", help="list the shop's stations")
+    _common(p)
+    p.set_defaults(func=cmd_station_list)
+    p = ssub.add_parser("set", help="set this terminal's (or --id's) printer, drawer or name")
+    _common(p)
+    p.add_argument("--id", dest="station_id", help="another station's id (default: this terminal's)")
+    p.add_argument(
+        "--role",
+        dest="station_role",
+        choices=["cashier", "kiosk", "manager", "hq"],
+        help="role for this terminal's station if it is created now",
+    )
+    p.add_argument(
+        "--printer",
+        metavar="URI",
+        help="network://host:9100, usb://VID:PID, serial:///dev/ttyS0?baudrate=19200, "
+        "file:///dev/usb/lp0, dummy://, or none",
+    )
+    drawer = p.add_mutually_exclusive_group()
+    drawer.add_argument("--drawer", dest="has_drawer", action="store_true", default=None)
+    drawer.add_argument("--no-drawer", dest="has_drawer", action="store_false")
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_station_set)
+
     user = sub.add_parser("user", help="manage staff accounts")
     usub = user.add_subparsers(dest="user_command", metavar="ACTION", parser_class=_Parser)
     usub.required = True
@@ -318,6 +345,31 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         else:
             print("no problems found")
     return EXIT_OK if report["ok"] else EXIT_PROBLEMS
+
+
+def cmd_station_list(args: argparse.Namespace) -> int:
+    services = _services(_config(args))
+    stations = services.stations.list()
+    if not stations:
+        print("no stations yet: one is created for this terminal when it first serves")
+    for st in stations:
+        mine = " (this terminal)" if st.node_id == services.store.node_id else ""
+        drawer = "yes" if st.has_drawer else "no"
+        print(
+            f"{st.id}  {st.name:<20} {st.role:<8} prefix {st.receipt_prefix:<6} "
+            f"printer {st.printer_uri or 'none'}  drawer {drawer}{mine}"
+        )
+    return EXIT_OK
+
+
+def cmd_station_set(args: argparse.Namespace) -> int:
+    services = _services(_config(args))
+    station_id = args.station_id or services.stations.local(services.config.station_role).id
+    st = services.stations.update(
+        station_id, name=args.name, printer_uri=args.printer, has_drawer=args.has_drawer
+    )
+    print(f"{st.name}: printer {st.printer_uri or 'none'}, drawer {'yes' if st.has_drawer else 'no'}")
+    return EXIT_OK
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:

@@ -205,3 +205,25 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["problems"]
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("vaultsync ")
+
+
+def test_station_set_printer_and_drawer(monkeypatch, capsys, data: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "station",
+        "set",
+        "--printer",
+        "network://127.0.0.1:9100",
+        "--no-drawer",
+        "--name",
+        "Front Register",
+        "--data-dir",
+        data,
+    )
+    assert code == 0, err
+    assert "Front Register: printer network://127.0.0.1:9100, drawer no" in out
+    code, out, _ = run(monkeypatch, capsys, "station", "list", "--data-dir", data)
+    assert "Front Register" in out and "(this terminal)" in out
+    code, _, err = run(monkeypatch, capsys, "station", "set", "--printer", "lpt1", "--data-dir", data)
+    assert code == EXIT_USAGE and "not understood" in err

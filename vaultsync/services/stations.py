@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from vaultsync.domain.enums import StationRole
-from vaultsync.domain.errors import NotFoundError
+from vaultsync.domain.enums import Role, StationRole
+from vaultsync.domain.errors import NotFoundError, ValidationError
 from vaultsync.services import audit
+from vaultsync.services.auth import UserView, require_role
 from vaultsync.store import Store
 from vaultsync.store.models import Station
 
@@ -76,4 +77,44 @@ class StationService:
                     entity_id=st.id,
                     after={"name": st.name, "prefix": prefix},
                 )
+            return StationView.of(st)
+
+    def update(
+        self,
+        station_id: str,
+        *,
+        name: str | None = None,
+        printer_uri: str | None = None,
+        has_drawer: bool | None = None,
+        actor: UserView | None = None,
+    ) -> StationView:
+        """Change a station's name, printer or drawer. ``actor`` None is the local CLI."""
+        from vaultsync.hardware.printers import parse_printer_uri
+
+        if actor is not None:
+            require_role(actor, Role.MANAGER)
+        if printer_uri is not None:
+            parse_printer_uri(printer_uri)  # ValidationError with the accepted forms
+        if name is not None and not 1 <= len(name.strip()) <= 64:
+            raise ValidationError("a station name is 1-64 characters")
+        with self.store.uow() as uow:
+            st = uow.session.get(Station, station_id)
+            if st is None:
+                raise NotFoundError("no such station")
+            before = {"name": st.name, "printer_uri": st.printer_uri, "has_drawer": st.has_drawer}
+            if name is not None:
+                st.name = name.strip()
+            if printer_uri is not None:
+                st.printer_uri = printer_uri.strip() or None
+            if has_drawer is not None:
+                st.has_drawer = has_drawer
+            audit.record(
+                uow.session,
+                "station.update",
+                user_id=actor.id if actor else None,
+                entity_type="station",
+                entity_id=st.id,
+                before=before,
+                after={"name": st.name, "printer_uri": st.printer_uri, "has_drawer": st.has_drawer},
+            )
             return StationView.of(st)
