@@ -1,0 +1,540 @@
+"""The local apply engine: merge peers' changes into this node's database (DESIGN.md §4).
+
+No network here. A transport hands :func:`apply_batch` a batch of
+:class:`RemoteChange` (built by a peer's :func:`changes_since` from its change log and
+this node's :func:`vector_clock`); the batch is merged in ONE database transaction:
+
+* **Idempotent** — a change whose ``(origin, seq)`` this node already holds is skipped,
+  so a duplicated or replayed batch changes nothing.
+* **Contiguous** — per origin only ``clock + 1, clock + 2, …`` are applied; after a gap
+  the rest of that origin is deferred (returned, not applied), so the vector clock can
+  honestly mean "highest contiguous seq applied" and the diff never skips a change.
+* **Ledgers** (``__replication__ = "ledger"``) merge by union: a row is inserted if its
+  primary key is absent; a duplicate is a no-op. Derived caches (on-hand, balances)
+  follow the inserted rows, so two terminals' offline sales are both kept.
+* **Mutable records** (``"lww"``) merge per column, last writer wins by
+  ``(hlc, origin node)``. A delete is a tombstone that wins or loses like any write.
+* The applied changes are also written to this node's change log under their origin's
+  ``(origin_node, seq)``, so it can forward them to peers that have not seen them (relay).
+* The vector clock advances and the local HLC observes the batch in the same transaction.
+
+Why the result is the same in any delivery order: each row's state is a pure function
+of the *set* of changes known for it. A column's value is the value of the greatest
+``(hlc, node)`` upsert containing that column; the row exists iff its greatest upsert
+is greater than its greatest tombstone. The merge computes exactly that by folding the
+row's known history (this node's change log, which holds local writes and every applied
+remote change, plus ``column_versions``) with the incoming change. Because a row
+deleted here can be resurrected by a newer update that only carries some columns, the
+other columns come from that same fold.
+
+A change to a row whose full set of columns is not known yet (an update that overtook
+the row's insert from another origin) is recorded — log, versions — but the row is not
+materialised until the insert arrives; then the fold yields the row with the newer
+update already applied. Nothing is lost and the result does not depend on the order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, and_, insert, not_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vaultsync.domain.errors import ReplicationError
+from vaultsync.store import capture, codec
+from vaultsync.store.base import Base, replicated_tables
+from vaultsync.store.database import Store
+from vaultsync.store.models import (
+    Change,
+    CreditEntry,
+    CustomerBalance,
+    NodeState,
+    StockLevel,
+    StockMovement,
+    VectorClockEntry,
+)
+from vaultsync.store.models.sync_versions import TOMBSTONE, ColumnVersion
+from vaultsync.sync import hlc as hlc_mod
+
+log = logging.getLogger(__name__)
+
+UPSERT = capture.UPSERT
+DELETE = capture.DELETE
+
+#: A version older than any real write: (hlc, node).
+_NEVER: tuple[int, str] = (-1, "")
+
+Version = tuple[int, str]
+
+
+class ApplyError(ReplicationError):
+    """A batch could not be merged (constraint violation, unknown table or column).
+
+    The whole batch was rolled back: nothing of it is in the database, the vector clock
+    did not move, so the same changes will be offered again by the next round.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteChange:
+    """One change as it travels between peers: a :class:`~vaultsync.store.models.Change` row."""
+
+    origin_node: str
+    seq: int
+    hlc: int
+    table_name: str
+    pk: str
+    op: str
+    data: str | None
+
+    @property
+    def version(self) -> Version:
+        """The total order of writes: HLC first, origin node id as the tiebreak."""
+        return (self.hlc, self.origin_node)
+
+    @classmethod
+    def of(cls, row: Change) -> RemoteChange:
+        return cls(row.origin_node, row.seq, row.hlc, row.table_name, row.pk, row.op, row.data)
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "origin_node": self.origin_node,
+            "seq": self.seq,
+            "hlc": self.hlc,
+            "table_name": self.table_name,
+            "pk": self.pk,
+            "op": self.op,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OversellAlert:
+    """After a merge, a SKU's on-hand at a location is below zero: two terminals sold the same copy."""
+
+    sku_id: str
+    location_id: str
+    on_hand: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreditAlert:
+    """After a merge, a customer's store-credit balance is below zero (spent twice while offline)."""
+
+    customer_id: str
+    balance_cents: int
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    applied: int
+    skipped_duplicates: int
+    #: changes not applied because an earlier seq of their origin is missing (offer again later)
+    deferred: list[RemoteChange] = field(default_factory=list)
+    oversell_alerts: list[OversellAlert] = field(default_factory=list)
+    credit_alerts: list[CreditAlert] = field(default_factory=list)
+    #: this node's vector clock after the merge
+    clock: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- clocks and diff
+
+
+def _clock(session: Session) -> dict[str, int]:
+    clock = {
+        o: int(s) for o, s in session.execute(select(VectorClockEntry.origin_node, VectorClockEntry.seq))
+    }
+    state = session.get(NodeState, 1)
+    if state is None:
+        raise ReplicationError("this database has no node identity; run `vaultsync migrate` first")
+    clock[state.node_id] = int(state.last_seq)
+    return clock
+
+
+def vector_clock(store: Store) -> dict[str, int]:
+    """``{origin node: highest contiguous seq held}``; this node's own entry is its last seq."""
+    with store.read() as s:
+        return _clock(s)
+
+
+def changes_since(store: Store, clock: dict[str, int], limit: int = 10_000) -> list[RemoteChange]:
+    """At most ``limit`` changes from this node's log that a peer with vector clock ``clock`` lacks.
+
+    Includes changes of every origin, also those this node only relayed. The ``limit``
+    prefix is taken in ``(hlc, origin)`` order, not per origin: a change's causes (a
+    sale's SKU created on another terminal) always have a smaller HLC, so a bounded
+    batch never carries a child without the parent the peer lacks; and per origin HLC
+    order is seq order, so each origin's part is still a contiguous run from
+    ``clock + 1``. The result is returned sorted by ``(origin, seq)``.
+    """
+    if limit <= 0:
+        raise ValueError("limit must be positive")
+    conds = [and_(Change.origin_node == o, Change.seq > int(s)) for o, s in clock.items()]
+    if clock:
+        conds.append(not_(Change.origin_node.in_(list(clock))))
+    stmt = select(Change).order_by(Change.hlc, Change.origin_node).limit(limit)
+    if conds:
+        stmt = stmt.where(or_(*conds))
+    with store.read() as s:
+        rows = [RemoteChange.of(c) for c in s.scalars(stmt)]
+    rows.sort(key=lambda c: (c.origin_node, c.seq))
+    return rows
+
+
+# --------------------------------------------------------------------------- row state
+
+
+@dataclass(slots=True)
+class _RowState:
+    """Everything known about one lww row: per-column winning version and encoded value."""
+
+    exists: bool
+    versions: dict[str, Version] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    tombstone: Version = _NEVER
+    #: columns (and TOMBSTONE) whose version changed in this batch: written to column_versions
+    dirty: set[str] = field(default_factory=set)
+
+    def merge_upsert(self, version: Version, data: dict[str, Any]) -> list[str]:
+        won = [c for c in data if version > self.versions.get(c, _NEVER)]
+        for c in won:
+            self.versions[c] = version
+            self.values[c] = data[c]
+        return won
+
+    def live(self) -> bool:
+        newest = max(self.versions.values(), default=_NEVER)
+        return newest != _NEVER and newest > self.tombstone
+
+
+class _Merger:
+    """Applies ready changes one by one, in (hlc, origin) order, inside one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.models = replicated_tables()
+        self.rows: dict[tuple[str, str], _RowState] = {}
+        self.ledger_seen: dict[str, set[str]] = {}
+        self.moves: list[tuple[str, str, int]] = []
+        self.credits: list[tuple[str, int]] = []
+
+    def model(self, change: RemoteChange) -> type[Base]:
+        model = self.models.get(change.table_name)
+        if model is None:
+            raise ApplyError(
+                f"change {change.origin_node}:{change.seq} is for table {change.table_name!r}, "
+                "which this VaultSync does not replicate (a peer on another schema version?)"
+            )
+        return model
+
+    @staticmethod
+    def table(model: type[Base]) -> Table:
+        table = model.__table__
+        assert isinstance(table, Table)
+        return table
+
+    def decode(self, table: Table, change: RemoteChange, data: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in data.items():
+            col = table.c.get(name)
+            if col is None:
+                raise ApplyError(
+                    f"change {change.origin_node}:{change.seq} sets {table.name}.{name}, a column this "
+                    "VaultSync does not have (a peer on another schema version?)"
+                )
+            out[col.key] = codec.decode_value(col, value)
+        return out
+
+    def apply(self, change: RemoteChange) -> None:
+        model = self.model(change)
+        table = self.table(model)
+        if change.op not in (UPSERT, DELETE):
+            raise ApplyError(f"change {change.origin_node}:{change.seq} has unknown op {change.op!r}")
+        if model.__replication__ == "ledger":
+            self._apply_ledger(model, table, change)
+        else:
+            self._apply_lww(table, change)
+
+    # ---- ledgers: union
+
+    def _apply_ledger(self, model: type[Base], table: Table, change: RemoteChange) -> None:
+        if change.op == DELETE:
+            log.warning(
+                "ignored a delete of ledger row %s/%s from %s:%s (ledgers are insert-only)",
+                change.table_name,
+                change.pk,
+                change.origin_node,
+                change.seq,
+            )
+            return
+        seen = self.ledger_seen.setdefault(table.name, set())
+        if change.pk in seen:
+            return
+        seen.add(change.pk)
+        pk_col = next(iter(table.primary_key.columns))
+        if self.s.execute(select(pk_col).where(pk_col == change.pk)).first() is not None:
+            return  # union: the row is already here (relayed twice, or our own)
+        row = self.decode(table, change, codec.loads(change.data or "{}"))
+        self.s.execute(table.insert().values(**row))
+        if model is StockMovement:
+            self.moves.append((row["sku_id"], row["location_id"], int(row["delta"])))
+        elif model is CreditEntry:
+            self.credits.append((row["customer_id"], int(row["delta_cents"])))
+
+    # ---- mutable records: per-column LWW with tombstones
+
+    def _state(self, table: Table, pk: str) -> _RowState:
+        key = (table.name, pk)
+        state = self.rows.get(key)
+        if state is not None:
+            return state
+        pk_col = next(iter(table.primary_key.columns))
+        exists = self.s.execute(select(pk_col).where(pk_col == pk)).first() is not None
+        state = _RowState(exists)
+        history = self.s.execute(
+            select(Change.hlc, Change.origin_node, Change.op, Change.data).where(
+                Change.table_name == table.name, Change.pk == pk
+            )
+        )
+        for hlc, origin, op, data in history:
+            version = (int(hlc), str(origin))
+            if op == DELETE:
+                state.tombstone = max(state.tombstone, version)
+            elif data:
+                state.merge_upsert(version, codec.loads(data))
+        stored = self.s.execute(
+            select(ColumnVersion.column_name, ColumnVersion.hlc, ColumnVersion.node).where(
+                ColumnVersion.table_name == table.name, ColumnVersion.pk == pk
+            )
+        )
+        for name, hlc, node in stored:
+            version = (int(hlc), str(node))
+            if name == TOMBSTONE:
+                state.tombstone = max(state.tombstone, version)
+            elif version > state.versions.get(name, _NEVER):
+                # newer than anything in the log (the log was compacted): version known, value
+                # only in the row itself
+                state.versions[name] = version
+                state.values.pop(name, None)
+        state.dirty.clear()
+        self.rows[key] = state
+        return state
+
+    def _apply_lww(self, table: Table, change: RemoteChange) -> None:
+        state = self._state(table, change.pk)
+        version = change.version
+        won: list[str] = []
+        if change.op == DELETE:
+            if version > state.tombstone:
+                state.tombstone = version
+                state.dirty.add(TOMBSTONE)
+        else:
+            data = codec.loads(change.data or "{}")
+            self.decode(table, change, data)  # validates column names before anything is kept
+            won = state.merge_upsert(version, data)
+            state.dirty.update(won)
+        complete = all(c.name in state.values for c in table.columns)
+        target = state.live() and (state.exists or complete)
+        pk_col = next(iter(table.primary_key.columns))
+        if state.exists and target:
+            if won:
+                values = self.decode(table, change, {c: state.values[c] for c in won})
+                self.s.execute(table.update().where(pk_col == change.pk).values(**values))
+        elif target:
+            values = self.decode(table, change, state.values)
+            self.s.execute(table.insert().values(**values))
+            state.exists = True
+        elif state.exists:
+            self.s.execute(table.delete().where(pk_col == change.pk))
+            state.exists = False
+        elif state.live() and not complete:
+            log.info(
+                "%s/%s: change %s:%s kept, row not created yet (its insert has not arrived)",
+                table.name,
+                change.pk,
+                change.origin_node,
+                change.seq,
+            )
+
+    def version_rows(self) -> list[dict[str, Any]]:
+        out = []
+        for (table_name, pk), state in self.rows.items():
+            for name in sorted(state.dirty):
+                hlc, node = state.tombstone if name == TOMBSTONE else state.versions[name]
+                out.append(
+                    {"table_name": table_name, "pk": pk, "column_name": name, "hlc": hlc, "node": node}
+                )
+        return out
+
+
+def _upsert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Write column versions, replacing older ones (INSERT … ON CONFLICT DO UPDATE)."""
+    if not rows:
+        return
+    table = ColumnVersion.__table__
+    assert isinstance(table, Table)
+    keys = ["table_name", "pk", "column_name"]
+    dialect = session.get_bind().dialect.name
+    stmt: Any
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        stmt = pg.on_conflict_do_update(
+            index_elements=keys, set_={"hlc": pg.excluded.hlc, "node": pg.excluded.node}
+        )
+    elif dialect == "sqlite":
+        sq = sqlite.insert(table)
+        stmt = sq.on_conflict_do_update(
+            index_elements=keys, set_={"hlc": sq.excluded.hlc, "node": sq.excluded.node}
+        )
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise ReplicationError(f"unsupported database dialect {dialect}")
+    session.execute(stmt, rows)
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def _check_clocks(changes: Iterable[RemoteChange]) -> None:
+    floor = hlc_mod.now_floor()
+    for c in changes:
+        try:
+            hlc_mod.check_remote(c.hlc, floor)
+        except hlc_mod.ClockDriftError as exc:
+            raise hlc_mod.ClockDriftError(
+                f"batch rejected: change {c.origin_node}:{c.seq} ({c.table_name}) has an implausible "
+                f"clock — {exc}; fix that terminal's date and time"
+            ) from exc
+
+
+def _existing_seqs(session: Session, origin: str, seqs: list[int]) -> set[int]:
+    if not seqs:
+        return set()
+    rows = session.scalars(
+        select(Change.seq).where(
+            Change.origin_node == origin, Change.seq >= min(seqs), Change.seq <= max(seqs)
+        )
+    )
+    return {int(s) for s in rows}
+
+
+def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
+    """Merge ``changes`` into this node in one transaction; see the module docstring.
+
+    Raises :class:`~vaultsync.sync.hlc.ClockDriftError` (a change stamped implausibly far
+    in the future) or :class:`ApplyError` (a constraint such as a foreign key failed);
+    in both cases nothing of the batch is written.
+    """
+    _check_clocks(changes)
+    with store.uow() as uow:
+        s = uow.session
+        s.info["replaying"] = True
+        clock = _clock(s)
+        me = store.node_id
+        skipped = 0
+        by_origin: dict[str, dict[int, RemoteChange]] = {}
+        for c in changes:
+            have = clock.get(c.origin_node, 0)
+            seqs = by_origin.setdefault(c.origin_node, {})
+            if c.seq <= have or c.seq in seqs:
+                skipped += 1
+                continue
+            seqs[c.seq] = c
+        ready: list[RemoteChange] = []
+        deferred: list[RemoteChange] = []
+        advanced: dict[str, int] = {}
+        for origin, seqs in by_origin.items():
+            if not seqs:
+                continue
+            if origin == me:
+                # newer than our own log: another database claims our identity (a restored
+                # copy?); never apply what we did not write ourselves
+                log.warning("deferred %d change(s) claiming this node's origin %s", len(seqs), origin)
+                deferred.extend(seqs[k] for k in sorted(seqs))
+                continue
+            in_log = _existing_seqs(s, origin, list(seqs))
+            nxt = clock.get(origin, 0) + 1
+            for seq in sorted(seqs):
+                if seq in in_log:
+                    skipped += 1
+                elif seq == nxt:
+                    ready.append(seqs[seq])
+                    nxt += 1
+                else:
+                    deferred.append(seqs[seq])
+            if nxt - 1 > clock.get(origin, 0):
+                advanced[origin] = nxt - 1
+        if deferred:
+            log.info("deferred %d change(s) after a gap in their origin's sequence", len(deferred))
+        # Per origin HLC order is seq order; across origins it puts causes before effects
+        # (parents before the sales that reference them).
+        ready.sort(key=lambda c: c.version)
+        merger = _Merger(s)
+        current: RemoteChange | None = None
+        try:
+            for current in ready:
+                merger.apply(current)
+            current = None
+            if ready:
+                s.execute(insert(Change), [c.as_row() for c in ready])
+            _upsert_versions(s, merger.version_rows())
+            capture.apply_derived(s, merger.moves, merger.credits)
+            for origin, seq in advanced.items():
+                entry = s.get(VectorClockEntry, origin)
+                if entry is None:
+                    s.add(VectorClockEntry(origin_node=origin, seq=seq))
+                else:
+                    entry.seq = seq
+            if ready:
+                capture.observe_hlc(s, max(c.hlc for c in ready))
+            s.flush()
+        except IntegrityError as exc:
+            where = (
+                f" while applying {current.origin_node}:{current.seq} ({current.table_name} {current.pk})"
+                if current is not None
+                else ""
+            )
+            reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+            raise ApplyError(
+                f"batch rolled back{where}: {reason} — a referenced row is missing or a unique value "
+                "clashes; nothing of this batch was applied"
+            ) from exc
+        oversell, credit = _invariants(s, merger.moves, merger.credits)
+        clock.update(advanced)
+    for a in oversell:
+        log.warning("oversell after merge: SKU %s at %s on hand %d", a.sku_id, a.location_id, a.on_hand)
+    for b in credit:
+        log.warning("credit below zero after merge: customer %s balance %d", b.customer_id, b.balance_cents)
+    return ApplyResult(len(ready), skipped, deferred, oversell, credit, clock)
+
+
+def _invariants(
+    session: Session, moves: Sequence[tuple[str, str, int]], credits: Sequence[tuple[str, int]]
+) -> tuple[list[OversellAlert], list[CreditAlert]]:
+    """Invariants over what this merge touched: negative on-hand and negative store credit.
+
+    Reported, never "fixed": both sales happened and both are kept; a manager decides.
+    """
+    oversell: list[OversellAlert] = []
+    credit: list[CreditAlert] = []
+    skus = sorted({m[0] for m in moves})
+    for i in range(0, len(skus), 500):
+        levels = session.execute(
+            select(StockLevel.sku_id, StockLevel.location_id, StockLevel.on_hand)
+            .where(StockLevel.sku_id.in_(skus[i : i + 500]), StockLevel.on_hand < 0)
+            .order_by(StockLevel.sku_id, StockLevel.location_id)
+        )
+        oversell.extend(OversellAlert(str(a), str(b), int(q)) for a, b, q in levels)
+    customers = sorted({c[0] for c in credits})
+    for i in range(0, len(customers), 500):
+        balances = session.execute(
+            select(CustomerBalance.customer_id, CustomerBalance.balance_cents)
+            .where(CustomerBalance.customer_id.in_(customers[i : i + 500]), CustomerBalance.balance_cents < 0)
+            .order_by(CustomerBalance.customer_id)
+        )
+        credit.extend(CreditAlert(str(a), int(b)) for a, b in balances)
+    return oversell, credit
