@@ -29,6 +29,7 @@ from vaultsync.domain.pricing import BPS, Totals
 from vaultsync.services import audit
 from vaultsync.services.approval import approve
 from vaultsync.services.auth import AuthService, UserView, require_role
+from vaultsync.services.receipts import transaction_by_number
 from vaultsync.services.shifts import open_shift_for
 from vaultsync.services.shop import ShopService
 from vaultsync.store import Store
@@ -209,9 +210,7 @@ class CheckoutService:
         with self.store.read() as s:
             sku_id = self._find_sku(s, code)
             if sku_id is None:
-                if RECEIPT_RE.match(code.upper()) and s.scalar(
-                    select(Transaction.id).where(Transaction.number == code.upper())
-                ):
+                if RECEIPT_RE.match(code.upper()) and transaction_by_number(s, code) is not None:
                     raise ValidationError(f"{code.upper()} is a receipt: use Refund to return items from it")
                 raise NotFoundError(f"no item with code {code!r}")
         return self.add_sku(cart.id, sku_id, 1, actor=actor)
@@ -578,9 +577,7 @@ class CheckoutService:
         client_request_id: str,
     ) -> SaleResult:
         require_role(actor, Role.CASHIER)
-        request_id = (client_request_id or "").strip()
-        if not request_id or len(request_id) > 64:
-            raise ValidationError("a sale needs a client request id (1-64 characters)")
+        request_id = _request_id(client_request_id, "sale")
         replay = self._replayed(request_id)
         if replay is not None:
             with self._lock:
@@ -814,15 +811,6 @@ class CheckoutService:
 
     # ------------------------------------------------------------------ look-ups
 
-    def find_transaction(self, number: str) -> str:
-        with self.store.read() as s:
-            txn_id = s.scalar(
-                select(Transaction.id).where(Transaction.number == (number or "").strip().upper())
-            )
-        if txn_id is None:
-            raise NotFoundError(f"no receipt {number!r}")
-        return txn_id
-
     def _station(self, station_id: str) -> None:
         with self.store.read() as s:
             station = s.get(Station, station_id)
@@ -831,6 +819,14 @@ class CheckoutService:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _request_id(value: str, what: str) -> str:
+    """The client's id of one submit attempt: a retry with the same id replays, never repeats."""
+    request_id = (value or "").strip()
+    if not request_id or len(request_id) > 64:
+        raise ValidationError(f"a {what} needs a client request id (1-64 characters)")
+    return request_id
 
 
 def _check_qty(quantity: int) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vaultsync.domain.errors import NotFoundError
@@ -20,7 +19,7 @@ from vaultsync.hardware.drawer import DrawerResult, open_drawer
 from vaultsync.hardware.email_receipt import send_receipt_email
 from vaultsync.hardware.print_queue import PrintQueue, PrintWorker, QueueStatus
 from vaultsync.hardware.receipt_render import RenderOptions, options_for, receipt_text
-from vaultsync.services.receipts import ReceiptService
+from vaultsync.services.receipts import ReceiptService, transaction_by_number
 from vaultsync.services.shop import ShopService
 from vaultsync.store import Store
 from vaultsync.store.models import Station, Transaction
@@ -62,12 +61,11 @@ class DeviceService:
     def receipt_preview(self, number: str) -> str:
         """The receipt as the printer would lay it out, for the screen."""
         with self.store.read() as s:
-            txn_id = receipt_id(s, number)
-            if txn_id is None:
+            txn = transaction_by_number(s, number)
+            if txn is None:
                 raise NotFoundError(f"no receipt {number!r}")
-            receipt = self.receipts.build(s, txn_id)
-            txn = s.get(Transaction, txn_id)
-            options = self._options(s, txn.station_id if txn else None)
+            receipt = self.receipts.build(s, txn.id)
+            options = self._options(s, txn.station_id)
         return receipt_text(receipt, options)
 
     def reprint(self, number: str, station_id: str) -> str:
@@ -127,7 +125,3 @@ class DeviceService:
             workers, self._workers = list(self._workers.values()), {}
         for worker in workers:
             worker.stop()
-
-
-def receipt_id(s: Session, number: str) -> str | None:
-    return s.scalar(select(Transaction.id).where(Transaction.number == (number or "").strip().upper()))

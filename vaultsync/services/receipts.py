@@ -14,6 +14,11 @@ from vaultsync.store.models import Customer, Station, Transaction, User
 TENDER_LABELS = {"cash": "Cash", "card": "Card", "store_credit": "Store credit", "gift_card": "Gift card"}
 
 
+def transaction_by_number(s: Session, number: str) -> Transaction | None:
+    """The transaction behind a receipt number as typed or scanned (any case, stray spaces)."""
+    return s.scalar(select(Transaction).where(Transaction.number == (number or "").strip().upper()))
+
+
 class ReceiptService:
     def __init__(self, store: Store, shop: ShopService) -> None:
         self.store = store
@@ -21,12 +26,10 @@ class ReceiptService:
 
     def for_number(self, number: str, *, reprint: bool = False) -> Receipt:
         with self.store.read() as s:
-            txn_id = s.scalar(
-                select(Transaction.id).where(Transaction.number == (number or "").strip().upper())
-            )
-        if txn_id is None:
-            raise NotFoundError(f"no receipt {number!r}")
-        return self.for_transaction(txn_id, reprint=reprint)
+            txn = transaction_by_number(s, number)
+            if txn is None:
+                raise NotFoundError(f"no receipt {number!r}")
+            return self.build(s, txn.id, reprint=reprint)
 
     def for_transaction(self, transaction_id: str, *, reprint: bool = False) -> Receipt:
         with self.store.read() as s:

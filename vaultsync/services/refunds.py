@@ -28,7 +28,8 @@ from vaultsync.domain.pricing import allocate
 from vaultsync.services import audit
 from vaultsync.services.approval import approve
 from vaultsync.services.auth import AuthService, UserView, require_role
-from vaultsync.services.checkout import DrawerHook, ReceiptHook, _next_number, _open_shift_id
+from vaultsync.services.checkout import DrawerHook, ReceiptHook, _next_number, _open_shift_id, _request_id
+from vaultsync.services.receipts import transaction_by_number
 from vaultsync.services.shop import ShopService
 from vaultsync.store import Store
 from vaultsync.store.models import (
@@ -131,7 +132,7 @@ class RefundService:
     def lookup(self, number: str) -> Refundable:
         """The sale behind a receipt number (as scanned from the receipt's barcode)."""
         with self.store.read() as s:
-            txn = s.scalar(select(Transaction).where(Transaction.number == (number or "").strip().upper()))
+            txn = transaction_by_number(s, number)
             if txn is None:
                 raise NotFoundError(f"no receipt {number!r}")
             if txn.kind != TransactionKind.SALE.value:
@@ -163,7 +164,7 @@ class RefundService:
         reason: str | None = None,
     ) -> RefundResult:
         require_role(actor, Role.CASHIER)
-        request_id = _request_id(client_request_id)
+        request_id = _request_id(client_request_id, "refund")
         replay = self._replayed(request_id)
         if replay is not None:
             return replay
@@ -231,7 +232,7 @@ class RefundService:
     ) -> RefundResult:
         """Reverse a completed sale entirely (rung up by mistake): always a manager's call."""
         require_role(actor, Role.CASHIER)
-        request_id = _request_id(client_request_id)
+        request_id = _request_id(client_request_id, "refund")
         replay = self._replayed(request_id)
         if replay is not None:
             return replay
@@ -278,7 +279,7 @@ class RefundService:
     ) -> RefundResult:
         """A return with no receipt: at a manager's discretion, to store credit (default) or cash."""
         require_role(actor, Role.CASHIER)
-        request_id = _request_id(client_request_id)
+        request_id = _request_id(client_request_id, "refund")
         replay = self._replayed(request_id)
         if replay is not None:
             return replay
@@ -565,13 +566,6 @@ class RefundService:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _request_id(value: str) -> str:
-    request_id = (value or "").strip()
-    if not request_id or len(request_id) > 64:
-        raise ValidationError("a refund needs a client request id (1-64 characters)")
-    return request_id
 
 
 def _check_qty(quantity: int) -> None:

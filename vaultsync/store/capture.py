@@ -22,7 +22,7 @@ sync engine uses it when it applies changes that already carry their origin's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -293,28 +293,36 @@ def _table(model: type[Base]) -> Table:
     return table
 
 
-def _upsert_add(
-    session: Session, table: Table, keys: Sequence[str], value_col: str, rows: list[dict[str, Any]]
+def upsert(
+    session: Session,
+    table: Table,
+    keys: Sequence[str],
+    rows: list[dict[str, Any]],
+    assign: Callable[[Any], dict[str, Any]],
 ) -> None:
-    """INSERT … ON CONFLICT DO UPDATE SET value = value + excluded.value, for SQLite and PostgreSQL."""
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET assign(excluded), for SQLite and PostgreSQL.
+
+    ``assign`` receives the dialect's ``excluded`` namespace and returns the SET clause.
+    """
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         pg_stmt = postgresql.insert(table)
-        stmt: Any = pg_stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={value_col: table.c[value_col] + pg_stmt.excluded[value_col]},
-        )
+        stmt: Any = pg_stmt.on_conflict_do_update(index_elements=list(keys), set_=assign(pg_stmt.excluded))
     elif dialect == "sqlite":
         sq_stmt = sqlite.insert(table)
-        stmt = sq_stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={value_col: table.c[value_col] + sq_stmt.excluded[value_col]},
-        )
+        stmt = sq_stmt.on_conflict_do_update(index_elements=list(keys), set_=assign(sq_stmt.excluded))
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise ReplicationError(f"unsupported database dialect {dialect}")
     session.execute(stmt, rows)
+
+
+def _upsert_add(
+    session: Session, table: Table, keys: Sequence[str], value_col: str, rows: list[dict[str, Any]]
+) -> None:
+    """Add ``value_col`` of each row to the stored value (a derived-cache delta)."""
+    upsert(session, table, keys, rows, lambda excluded: {value_col: table.c[value_col] + excluded[value_col]})
 
 
 def _aggregate_stock(movements: Iterable[tuple[str, str, int]]) -> list[dict[str, Any]]:

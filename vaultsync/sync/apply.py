@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, and_, insert, not_, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -374,26 +373,15 @@ class _Merger:
 
 def _upsert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
     """Write column versions, replacing older ones (INSERT … ON CONFLICT DO UPDATE)."""
-    if not rows:
-        return
     table = ColumnVersion.__table__
     assert isinstance(table, Table)
-    keys = ["table_name", "pk", "column_name"]
-    dialect = session.get_bind().dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        pg = postgresql.insert(table)
-        stmt = pg.on_conflict_do_update(
-            index_elements=keys, set_={"hlc": pg.excluded.hlc, "node": pg.excluded.node}
-        )
-    elif dialect == "sqlite":
-        sq = sqlite.insert(table)
-        stmt = sq.on_conflict_do_update(
-            index_elements=keys, set_={"hlc": sq.excluded.hlc, "node": sq.excluded.node}
-        )
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise ReplicationError(f"unsupported database dialect {dialect}")
-    session.execute(stmt, rows)
+    capture.upsert(
+        session,
+        table,
+        ["table_name", "pk", "column_name"],
+        rows,
+        lambda excluded: {"hlc": excluded.hlc, "node": excluded.node},
+    )
 
 
 # --------------------------------------------------------------------------- apply
