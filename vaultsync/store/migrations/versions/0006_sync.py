@@ -1,4 +1,4 @@
-"""peer-to-peer network: certificates, pairing, revocation, alerts (issue 4)
+"""sync engine: alerts, collision policy, compaction bookkeeping (issue 4)
 
 Revision ID: 0006_sync
 Revises: 0005_inventory
