@@ -10,7 +10,15 @@ from vaultsync.store.models.pricing import PriceReview, PriceUpdate
 from vaultsync.store.models.settings import Setting
 from vaultsync.store.models.shifts import CashMovement, Shift
 from vaultsync.store.models.stock import StockLevel, StockMovement
-from vaultsync.store.models.sync_meta import Change, Node, NodeState, PeerLink, VectorClockEntry
+from vaultsync.store.models.sync_alerts import SyncAlert
+from vaultsync.store.models.sync_meta import (
+    Change,
+    CompactionFloor,
+    Node,
+    NodeState,
+    PeerLink,
+    VectorClockEntry,
+)
 from vaultsync.store.models.sync_versions import ColumnVersion
 from vaultsync.store.models.transactions import Counter, Transaction, TransactionLine, TransactionTender
 from vaultsync.store.models.users import LoginThrottle, Station, User
@@ -22,6 +30,7 @@ __all__ = [
     "CashMovement",
     "Change",
     "ColumnVersion",
+    "CompactionFloor",
     "Counter",
     "CreditEntry",
     "Customer",
@@ -46,6 +55,7 @@ __all__ = [
     "Station",
     "StockLevel",
     "StockMovement",
+    "SyncAlert",
     "Transaction",
     "TransactionLine",
     "TransactionTender",
