@@ -23,9 +23,9 @@ from vaultsync.store.models import (
     Location,
     Node,
     PriceReview,
-    ReorderPoint,
     PriceUpdate,
     Product,
+    ReorderPoint,
     Setting,
     Shift,
     Sku,
@@ -154,7 +154,11 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
     StockCountEntry: lambda s: _add(
         s,
         StockCountEntry(
-            count_id=stock_count(s).id, sku_id=sku(s).id, location_id=location(s).id, counted=2, seen_on_hand=3
+            count_id=stock_count(s).id,
+            sku_id=sku(s).id,
+            location_id=location(s).id,
+            counted=2,
+            seen_on_hand=3,
         ),
     ),
     ReorderPoint: lambda s: _add(s, ReorderPoint(sku_id=sku(s).id, min_on_hand=2, reorder_qty=6)),

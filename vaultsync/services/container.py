@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from vaultsync.config import Config
 from vaultsync.services.auth import AuthService
+from vaultsync.services.catalog import CatalogService
 from vaultsync.services.checkout import CheckoutService
 from vaultsync.services.customers import CustomerService
 from vaultsync.services.devices import DeviceService
@@ -19,6 +20,7 @@ from vaultsync.services.refunds import RefundService
 from vaultsync.services.shifts import ShiftService
 from vaultsync.services.shop import ShopService
 from vaultsync.services.stations import StationService
+from vaultsync.services.stock_ops import StockOpsService
 from vaultsync.store import Store
 
 
@@ -36,6 +38,8 @@ class Services:
     stations: StationService
     shifts: ShiftService
     customers: CustomerService
+    catalog: CatalogService
+    stock: StockOpsService
 
     @classmethod
     def build(cls, config: Config, store: Store) -> Services:
@@ -60,4 +64,6 @@ class Services:
             stations=StationService(store),
             shifts=ShiftService(store, auth),
             customers=CustomerService(store),
+            catalog=CatalogService(store),
+            stock=StockOpsService(store),
         )
