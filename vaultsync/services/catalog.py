@@ -445,7 +445,15 @@ class CatalogService:
             if s.scalar(select(Sku.id).where(Sku.sku_code == code)):
                 raise ConflictError(f"SKU code {code} is already used")
         else:
-            code = self._free_code(s, product, data)
+            normalized = replace(
+                data,
+                condition=values["condition"],
+                finish=values["finish"],
+                language=values["language"],
+                grader=values["grader"],
+                grade=values["grade"],
+            )
+            code = self._free_code(s, product, normalized)
         sku = Sku(product_id=product.id, sku_code=code, **values)
         s.add(sku)
         s.flush()
@@ -466,6 +474,20 @@ class CatalogService:
     def _validated_sku(
         self, s: Session, product: Product, data: SkuInput, *, sku_id: str | None
     ) -> dict[str, Any]:
+        values = self.check_sku(product, data)
+        cert = values["cert_number"]
+        if cert is not None:
+            other = s.scalar(select(Sku.id).where(Sku.cert_number == cert))
+            if other is not None and other != sku_id:
+                raise DuplicateCertError(
+                    f"certificate {cert} is already on another slab in the catalog — refused and flagged "
+                    "for a manager as possible fraud (check both slabs)"
+                )
+        return values
+
+    @staticmethod
+    def check_sku(product: Product, data: SkuInput) -> dict[str, Any]:
+        """The SKU's column values after every rule that needs no database (see the module doc)."""
         kind = product.kind
         condition = (data.condition or "").strip().upper() or None
         if condition is not None and condition not in Condition.__members__:
@@ -490,15 +512,8 @@ class CatalogService:
             raise ValidationError("a grade is 1-10 in half steps (e.g. 9.5), or A/AUTH for authentic")
         if (grade or cert) and grader is None:
             raise ValidationError("a grade or certificate number needs the grading company")
-        if cert is not None:
-            if not CERT_RE.match(cert):
-                raise ValidationError("a certificate number is 4-32 letters, digits or '-'")
-            other = s.scalar(select(Sku.id).where(Sku.cert_number == cert))
-            if other is not None and other != sku_id:
-                raise DuplicateCertError(
-                    f"certificate {cert} is already on another slab in the catalog — refused and flagged "
-                    "for a manager as possible fraud (check both slabs)"
-                )
+        if cert is not None and not CERT_RE.match(cert):
+            raise ValidationError("a certificate number is 4-32 letters, digits or '-'")
         sub_grades = None
         if data.sub_grades:
             if grader is None:
@@ -548,7 +563,10 @@ class CatalogService:
                 assert product is not None
                 current = {f.name: getattr(sku, f.name) for f in fields(SkuInput) if hasattr(sku, f.name)}
                 current.pop("sku_code", None)
+                current.pop("product_id", None)
                 merged = {**current, **{k: v for k, v in changes.items() if k != "is_active"}}
+                if "barcode" not in changes:
+                    merged["barcode"] = None  # an unchanged (possibly legacy) barcode is not re-judged
                 values = self._validated_sku(
                     s, product, SkuInput(product_id=product.id, **merged), sku_id=sku.id
                 )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from vaultsync.config import Config
 from vaultsync.services.auth import AuthService
 from vaultsync.services.catalog import CatalogService
+from vaultsync.services.catalog_import import CatalogImportService
 from vaultsync.services.checkout import CheckoutService
 from vaultsync.services.customers import CustomerService
 from vaultsync.services.devices import DeviceService
@@ -40,6 +41,7 @@ class Services:
     customers: CustomerService
     catalog: CatalogService
     stock: StockOpsService
+    catalog_import: CatalogImportService
 
     @classmethod
     def build(cls, config: Config, store: Store) -> Services:
@@ -47,6 +49,8 @@ class Services:
         shop = ShopService(store)
         receipts = ReceiptService(store, shop)
         devices = DeviceService(store, shop, receipts)
+
+        catalog = CatalogService(store)
 
         def kick(station_id: str, user_id: str | None, reason: str) -> object:
             return devices.open_drawer(station_id, user_id=user_id, reason=reason)
@@ -64,6 +68,7 @@ class Services:
             stations=StationService(store),
             shifts=ShiftService(store, auth),
             customers=CustomerService(store),
-            catalog=CatalogService(store),
+            catalog=catalog,
             stock=StockOpsService(store),
+            catalog_import=CatalogImportService(store, catalog),
         )
