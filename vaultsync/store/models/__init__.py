@@ -4,6 +4,7 @@ from vaultsync.store.models.audit import AuditEntry
 from vaultsync.store.models.catalog import CardSet, Game, Product, Sku
 from vaultsync.store.models.customers import CreditEntry, Customer, CustomerBalance
 from vaultsync.store.models.events import Event, EventEntry
+from vaultsync.store.models.inventory_ops import ReorderPoint, StockCount, StockCountEntry
 from vaultsync.store.models.locations import Location
 from vaultsync.store.models.pos import Cart, GiftCard, GiftCardEntry, PrintJob
 from vaultsync.store.models.pricing import PriceReview, PriceUpdate
@@ -49,10 +50,13 @@ __all__ = [
     "PriceUpdate",
     "PrintJob",
     "Product",
+    "ReorderPoint",
     "Setting",
     "Shift",
     "Sku",
     "Station",
+    "StockCount",
+    "StockCountEntry",
     "StockLevel",
     "StockMovement",
     "SyncAlert",
