@@ -11,6 +11,7 @@ from vaultsync.store.models.settings import Setting
 from vaultsync.store.models.shifts import CashMovement, Shift
 from vaultsync.store.models.stock import StockLevel, StockMovement
 from vaultsync.store.models.sync_meta import Change, Node, NodeState, PeerLink, VectorClockEntry
+from vaultsync.store.models.sync_net import PairingCode
 from vaultsync.store.models.sync_versions import ColumnVersion
 from vaultsync.store.models.transactions import Counter, Transaction, TransactionLine, TransactionTender
 from vaultsync.store.models.users import LoginThrottle, Station, User
@@ -35,6 +36,7 @@ __all__ = [
     "LoginThrottle",
     "Node",
     "NodeState",
+    "PairingCode",
     "PeerLink",
     "PriceReview",
     "PriceUpdate",
