@@ -20,6 +20,7 @@ from vaultsync.store.models.sync_meta import (
     PeerLink,
     VectorClockEntry,
 )
+from vaultsync.store.models.sync_net import PairingCode
 from vaultsync.store.models.sync_versions import ColumnVersion
 from vaultsync.store.models.transactions import Counter, Transaction, TransactionLine, TransactionTender
 from vaultsync.store.models.users import LoginThrottle, Station, User
@@ -45,6 +46,7 @@ __all__ = [
     "LoginThrottle",
     "Node",
     "NodeState",
+    "PairingCode",
     "PeerLink",
     "PriceReview",
     "PriceUpdate",
