@@ -33,6 +33,7 @@ from vaultsync.store.models import (
     StockCount,
     StockCountEntry,
     StockMovement,
+    SyncAlert,
     Transaction,
     TransactionLine,
     TransactionTender,
@@ -162,6 +163,18 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
         ),
     ),
     ReorderPoint: lambda s: _add(s, ReorderPoint(sku_id=sku(s).id, min_on_hand=2, reorder_qty=6)),
+    SyncAlert: lambda s: _add(
+        s,
+        SyncAlert(
+            id=new_id(),
+            kind="oversell",
+            severity="warning",
+            subject_table="skus",
+            subject_id=sku(s).id,
+            message="Sold more than on hand",
+            detected_by=new_node_id(),
+        ),
+    ),
 }
 
 #: a column of each mutable (lww) model that an update test can change, with a new value
@@ -184,4 +197,5 @@ MUTATIONS: dict[type[Base], tuple[str, Any]] = {
     GiftCard: ("is_active", False),
     StockCount: ("status", "abandoned"),
     ReorderPoint: ("min_on_hand", 4),
+    SyncAlert: ("resolution_note", "counted again"),
 }
