@@ -126,10 +126,8 @@ _FIELD_NAMES = ("name", "set_code", "set_name", "collector_number", "sku_code", 
 # --------------------------------------------------------------------------------- helpers
 
 ctypedef struct Doc:
-    # (the rank key and the name's first token live in the dense arrays ``dbase`` / ``dname``)
-    uint32_t gen  # query generation that last touched this doc
-    uint8_t cnt  # words matched so far in that query (255: filtered out)
-    uint8_t tier
+    # (the rank key, the name's first token and the query tier live in the dense per-slot arrays
+    # ``dbase`` / ``dname`` / ``dtier``: queries scan those, a Doc is read only under a filter)
     uint8_t alive
     uint8_t flags  # 1: the name is one token; 2: a code field is one token (one-word lifts)
     int32_t game
@@ -262,8 +260,8 @@ cdef class SearchIndex:
     cdef uint64_t* dbase
     # first token of the name << 1 | (the name is that one token); NO_NAME if the name is empty
     cdef uint32_t* dname
+    cdef uint8_t* dtier  # the current query's tier of each candidate slot
     cdef int32_t** tokdata
-    cdef uint32_t qgen
     # doc id -> slot (never shrinks: a removed doc keeps its slot for a later re-add)
     cdef int32_t* idkeys
     cdef int32_t* idvals
@@ -284,8 +282,12 @@ cdef class SearchIndex:
     cdef int64_t cand_cap
     cdef uint64_t* keys
     cdef int64_t keys_cap
-    cdef uint64_t* seen  # one bit per slot: the one-word scan's "already counted"
+    # one bit per slot each (cache-resident at a million SKUs): "already counted" in the one-word
+    # scan; current candidates / matched by this word in the multi-word one
+    cdef uint64_t* seen
     cdef int64_t seen_cap
+    cdef uint64_t* seen2
+    cdef int64_t seen2_cap
 
     def __cinit__(self):
         self.attr_ids = {}
@@ -336,6 +338,8 @@ cdef class SearchIndex:
         free(self.cand)
         free(self.keys)
         free(self.seen)
+        free(self.seen2)
+        free(self.dtier)
         free(self.dbase)
         free(self.dname)
 
@@ -531,6 +535,7 @@ cdef class SearchIndex:
             _grow(<void**>&self.doc, &cap, s + 1, sizeof(Doc)); cap = self.slot_cap
             _grow(<void**>&self.dbase, &cap, s + 1, sizeof(uint64_t)); cap = self.slot_cap
             _grow(<void**>&self.dname, &cap, s + 1, sizeof(uint32_t)); cap = self.slot_cap
+            _grow(<void**>&self.dtier, &cap, s + 1, sizeof(uint8_t)); cap = self.slot_cap
             _grow(<void**>&self.tokdata, &cap, s + 1, sizeof(int32_t*))
             self.slot_cap = cap
         memset(&self.doc[s], 0, sizeof(Doc))
@@ -987,27 +992,27 @@ cdef class SearchIndex:
         cdef int32_t wm[16]
         cdef int32_t wk[16]
         cdef int64_t at = 0, end
-        cdef int32_t t, s, c, best, nd, step
+        cdef int32_t t, s, c, best, nd
         cdef int32_t* td
         cdef int32_t* pl
         cdef int32_t pn
-        cdef uint32_t G, S
-        cdef uint64_t key
+        cdef uint32_t S
+        cdef uint64_t bit
+        cdef uint64_t* A  # current candidates
+        cdef uint64_t* B  # scratch: deduplication in the first walk, "matched" in later walks
+        cdef uint64_t* tmp
+        cdef uint8_t* dtier = self.dtier
+        cdef int64_t nwords = (self.nslot + 63) >> 6
+        cdef bint filtered = g != 0 or co != 0 or fi != 0 or stock
+        cdef bint whole
         cdef Doc* dp
         cdef list enc = [(<str>w).encode("utf-8") for w in words]
-        # fresh generation for document marks
-        self.qgen += 1
-        if self.qgen == 0:
-            for i in range(self.nslot):
-                self.doc[i].gen = 0
-            self.qgen = 1
-        G = self.qgen
         if nw == 0:
             _grow(<void**>&self.cand, &self.cand_cap, self.nslot + 1, sizeof(int32_t))
             for i in range(self.nslot):
                 dp = &self.doc[i]
                 if dp.alive and self._passes(<int32_t>i, g, co, fi, stock):
-                    dp.tier = T_WORD_PREFIX
+                    dtier[i] = T_WORD_PREFIX
                     self.cand[ncand] = <int32_t>i
                     ncand += 1
             return self._rank(ncand, lim, off)
@@ -1045,6 +1050,14 @@ cdef class SearchIndex:
             at = wend[i]
         if nw == 1:
             return self._single(wstart[i], wend[i], g, co, fi, stock, lim, off, wp[0], wm[0])
+        # Candidates live in bitmap A (and the list cand), their tier in dtier: per posting the
+        # walks below touch only cache-resident bits, and per candidate one byte of dtier.
+        _grow(<void**>&self.seen, &self.seen_cap, nwords + 1, sizeof(uint64_t))
+        _grow(<void**>&self.seen2, &self.seen2_cap, nwords + 1, sizeof(uint64_t))
+        A = self.seen
+        B = self.seen2
+        memset(A, 0, <size_t>nwords * sizeof(uint64_t))
+        memset(B, 0, <size_t>nwords * sizeof(uint64_t))
         # first word: walk its postings
         for j in range(wstart[i], wend[i]):
             t = self.wl_tid[j]
@@ -1054,27 +1067,31 @@ cdef class SearchIndex:
             _grow(<void**>&self.cand, &self.cand_cap, ncand + pn, sizeof(int32_t))
             for x in range(pn):
                 s = pl[x]
-                dp = &self.doc[s]
-                if dp.gen != G:
-                    dp.gen = G
-                    if self._passes(s, g, co, fi, stock):
-                        dp.cnt = 1
-                        dp.tier = <uint8_t>c
-                        self.cand[ncand] = s
-                        ncand += 1
-                    else:
-                        dp.cnt = 255
+                bit = (<uint64_t>1) << (s & 63)
+                if B[s >> 6] & bit:
+                    continue
+                B[s >> 6] |= bit
+                if filtered and not self._passes(s, g, co, fi, stock):
+                    continue
+                A[s >> 6] |= bit
+                dtier[s] = <uint8_t>c
+                self.cand[ncand] = s
+                ncand += 1
         for q in range(1, nw):
             if ncand == 0:
                 return 0, []
             i = order[q]
-            step = <int32_t>q
             if wend[i] < 0 or ncand * 16 < wcost[i]:
                 # few candidates (or a broad word): classify each candidate's own tokens, caching
                 # the class per token for this word
                 S = self._fresh_token_stamp()
                 nmatch = 0
                 for x in range(ncand):
+                    # two-level prefetch: the block pointer far ahead, the block nearer
+                    if x + 2 * PREFETCH_AHEAD < ncand:
+                        SK_PREFETCH(&self.tokdata[self.cand[x + 2 * PREFETCH_AHEAD]])
+                    if x + PREFETCH_AHEAD < ncand:
+                        SK_PREFETCH(self.tokdata[self.cand[x + PREFETCH_AHEAD]])
                     s = self.cand[x]
                     td = self.tokdata[s]
                     nd = td[0]
@@ -1087,42 +1104,58 @@ cdef class SearchIndex:
                         if self.tok_class[t] < best:
                             best = self.tok_class[t]
                     if best < NOCLASS:
-                        dp = &self.doc[s]
-                        if best > dp.tier:
-                            dp.tier = <uint8_t>best
-                        dp.cnt = step + 1
+                        if best > dtier[s]:
+                            dtier[s] = <uint8_t>best
                         self.cand[nmatch] = s
                         nmatch += 1
+                    else:
+                        A[s >> 6] &= ~((<uint64_t>1) << (s & 63))
                 ncand = nmatch
             else:
+                # walk the word's postings (best class first), marking candidates in B
+                memset(B, 0, <size_t>nwords * sizeof(uint64_t))
                 for j in range(wstart[i], wend[i]):
                     t = self.wl_tid[j]
                     c = self.wl_cls[j]
                     pl = self.post[t]
                     pn = self.post_n[t]
                     for x in range(pn):
-                        dp = &self.doc[pl[x]]
-                        if dp.gen == G and dp.cnt == step:
-                            dp.cnt = step + 1
-                            if c > dp.tier:
-                                dp.tier = <uint8_t>c
+                        s = pl[x]
+                        bit = (<uint64_t>1) << (s & 63)
+                        if (A[s >> 6] & bit) and not (B[s >> 6] & bit):
+                            B[s >> 6] |= bit
+                            if c > dtier[s]:
+                                dtier[s] = <uint8_t>c
                 nmatch = 0
                 for x in range(ncand):
                     s = self.cand[x]
-                    if self.doc[s].cnt == step + 1:
+                    if B[s >> 6] & ((<uint64_t>1) << (s & 63)):
                         self.cand[nmatch] = s
                         nmatch += 1
                 ncand = nmatch
+                tmp = A  # the matched set is the new candidate set
+                A = B
+                B = tmp
         if ncand == 0:
             return 0, []
-        # whole-query tiers: exact code, exact name, name prefix
+        # whole-query tiers: exact code, exact name, name prefix. Each needs every word but the
+        # last to be a token as it stands (name prefix: the name's leading tokens equal them), so
+        # when one is not, no candidate's token block needs reading.
+        whole = True
         for i in range(nw):
             qid[i] = self._find_token(wp[i], wm[i], sk_hash(wp[i], wm[i]))
-        for x in range(ncand):
-            s = self.cand[x]
-            c = self._whole_tier(s, nw, qid, wp[nw - 1], wm[nw - 1])
-            if c < self.doc[s].tier:
-                self.doc[s].tier = <uint8_t>c
+            if qid[i] < 0 and i < nw - 1:
+                whole = False
+        if whole:
+            for x in range(ncand):
+                if x + 2 * PREFETCH_AHEAD < ncand:
+                    SK_PREFETCH(&self.tokdata[self.cand[x + 2 * PREFETCH_AHEAD]])
+                if x + PREFETCH_AHEAD < ncand:
+                    SK_PREFETCH(self.tokdata[self.cand[x + PREFETCH_AHEAD]])
+                s = self.cand[x]
+                c = self._whole_tier(s, nw, qid, wp[nw - 1], wm[nw - 1])
+                if c < dtier[s]:
+                    dtier[s] = <uint8_t>c
         return self._rank(ncand, lim, off)
 
     cdef tuple _single(self, int64_t start, int64_t end, int32_t g, int32_t co, int32_t fi, bint stock,
@@ -1253,11 +1286,15 @@ cdef class SearchIndex:
         _grow(<void**>&self.keys, &self.keys_cap, (ncand if want * 4 >= ncand else want) + 1, sizeof(uint64_t))
         if want * 4 >= ncand:
             for i in range(ncand):
+                if i + PREFETCH_AHEAD < ncand:
+                    self._prefetch_key(self.cand[i + PREFETCH_AHEAD])
                 self.keys[i] = self._key(self.cand[i])
             qsort(self.keys, ncand, sizeof(uint64_t), _cmp_u64)
         else:
             n = 0
             for i in range(ncand):
+                if i + PREFETCH_AHEAD < ncand:
+                    self._prefetch_key(self.cand[i + PREFETCH_AHEAD])
                 key = self._key(self.cand[i])
                 if n < want:
                     self.keys[n] = key
@@ -1271,5 +1308,9 @@ cdef class SearchIndex:
             out.append(<int32_t>(self.keys[i] & 0x3FFFFFFF))
         return ncand, out
 
+    cdef inline void _prefetch_key(self, int32_t s) noexcept:
+        SK_PREFETCH(&self.dtier[s])
+        SK_PREFETCH(&self.dbase[s])
+
     cdef inline uint64_t _key(self, int32_t s) noexcept:
-        return ((<uint64_t>self.doc[s].tier) << 61) | self.dbase[s]
+        return ((<uint64_t>self.dtier[s]) << 61) | self.dbase[s]
