@@ -34,7 +34,7 @@ from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint32_t, uint64_
 from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memchr, memcmp, memcpy, memset
 
-from search_kernels cimport SK_MAX_FUZZY, SK_PREFETCH, sk_find, sk_hash, sk_osa_within
+from search_kernels cimport SK_MAX_FUZZY, SK_PREFETCH, sk_find, sk_hash, sk_mask, sk_osa_within, sk_popcount
 
 
 cdef extern from "Python.h":
@@ -92,7 +92,9 @@ if SK_MAX_FUZZY != MAX_FUZZY_BYTES:
 
 cdef enum:
     NFIELDS = 7
-    HDR = 5  # tokdata header: n_distinct, n_name, n_sku, n_barcode, n_cert
+    # tokdata header: n_distinct, n_name, n_sku, n_barcode, n_cert, n_alpha (the distinct tokens
+    # list the n_alpha non-numeric ones first: a word with a letter can only match those)
+    HDR = 6
     # tiers (checked against the reference below)
     T_EXACT_CODE = 0
     T_NAME_EXACT = 1
@@ -250,6 +252,7 @@ cdef class SearchIndex:
     cdef char* abuf
     cdef int64_t abuf_n, abuf_cap
     cdef int64_t* aoff
+    cdef uint64_t* amask  # per non-numeric token: its byte-value set (sk_mask), the typo prefilter
     cdef int32_t* aid
     cdef int64_t nalpha, alpha_cap
     # documents
@@ -325,6 +328,7 @@ cdef class SearchIndex:
         free(self.abuf)
         free(self.aoff)
         free(self.aid)
+        free(self.amask)
         free(self.doc)
         free(self.tokdata)
         free(self.idkeys)
@@ -422,11 +426,13 @@ cdef class SearchIndex:
             if self.nalpha + 1 > self.alpha_cap:
                 cap = self.alpha_cap
                 _grow(<void**>&self.aoff, &cap, self.nalpha + 1, sizeof(int64_t)); cap = self.alpha_cap
-                _grow(<void**>&self.aid, &cap, self.nalpha + 1, sizeof(int32_t))
+                _grow(<void**>&self.aid, &cap, self.nalpha + 1, sizeof(int32_t)); cap = self.alpha_cap
+                _grow(<void**>&self.amask, &cap, self.nalpha + 1, sizeof(uint64_t))
                 self.alpha_cap = cap
             memcpy(self.abuf + self.abuf_n, s, n)
             self.aoff[self.nalpha] = self.abuf_n
             self.aid[self.nalpha] = t
+            self.amask[self.nalpha] = sk_mask(s, n)
             self.abuf_n += n
             self.abuf[self.abuf_n] = 1  # separator: never part of a token
             self.abuf_n += 1
@@ -685,7 +691,7 @@ cdef class SearchIndex:
         """Insert or replace document ``doc_id`` (see ``vaultsync.pure.search.SearchIndex.add``)."""
         cdef int64_t nf[NFIELDS + 1]
         cdef int64_t nt = 0, k, j, cap
-        cdef int32_t d, s, t, g, co, fi, nd, total, old_nd
+        cdef int32_t d, s, t, g, co, fi, nd, na, total, old_nd
         cdef int64_t oh
         cdef int32_t po
         cdef int32_t* td
@@ -718,6 +724,13 @@ cdef class SearchIndex:
             memset(self.tok_stamp, 0, self.ntok * sizeof(uint32_t))
             self.tgen = 1
         nd = 0
+        for k in range(nt):  # distinct non-numeric tokens first, then the numeric ones
+            t = self.ids[k]
+            if not self.tok_num[t] and self.tok_stamp[t] != self.tgen:
+                self.tok_stamp[t] = self.tgen
+                self.ids[nt + nd] = t
+                nd += 1
+        na = nd
         for k in range(nt):
             t = self.ids[k]
             if self.tok_stamp[t] != self.tgen:
@@ -733,6 +746,7 @@ cdef class SearchIndex:
         td[2] = <int32_t>(nf[5] - nf[4])
         td[3] = <int32_t>(nf[6] - nf[5])
         td[4] = <int32_t>(nf[7] - nf[6])
+        td[5] = na
         memcpy(td + HDR + 2 * nd, self.ids, (nf[1] - nf[0]) * sizeof(int32_t))
         memcpy(td + HDR + 2 * nd + td[1], self.ids + nf[4], (nf[7] - nf[4]) * sizeof(int32_t))
         s = self._slot_of(d)
@@ -867,6 +881,7 @@ cdef class SearchIndex:
         ``cap`` tokens: such a broad word is cheaper to test per candidate (see ``_classify``).
         """
         cdef int64_t i, pos, r, a, b, mid, first, n
+        cdef uint64_t wmask
         cdef int32_t t, L, k
         cdef uint32_t S
         cdef bint numeric_word = _is_numeric(w, m)
@@ -903,10 +918,14 @@ cdef class SearchIndex:
         # typos over non-numeric tokens
         k = 0 if numeric_word else edit_budget(m)
         if k and m <= SK_MAX_FUZZY:
+            wmask = sk_mask(w, m)
             for i in range(self.nalpha):
+                # length from the separators (sequential reads); byte-set prefilter before the DP
+                L = <int32_t>((self.aoff[i + 1] if i + 1 < self.nalpha else self.abuf_n) - self.aoff[i] - 1)
+                if L - m > k or m - L > k or sk_popcount(self.amask[i] ^ wmask) > 2 * k:
+                    continue
                 t = self.aid[i]
-                L = self.tok_len[t]
-                if L - m > k or m - L > k or self.tok_stamp[t] == S:
+                if self.tok_stamp[t] == S:
                     continue
                 if sk_osa_within(<const unsigned char*>w, m,
                                  <const unsigned char*>(self.abuf + self.aoff[i]), L, k) <= k:
@@ -923,9 +942,9 @@ cdef class SearchIndex:
             return NOCLASS
         if m >= C_MIN_SUB and L > m and sk_find(tp + 1, L - 1, w, m) >= 0:
             return T_SUBSTRING
-        if k and m <= SK_MAX_FUZZY and L - m <= k and m - L <= k and sk_osa_within(
-            <const unsigned char*>w, m, <const unsigned char*>tp, L, k
-        ) <= k:
+        if k and m <= SK_MAX_FUZZY and L - m <= k and m - L <= k and sk_popcount(
+            sk_mask(tp, L) ^ sk_mask(w, m)
+        ) <= 2 * k and sk_osa_within(<const unsigned char*>w, m, <const unsigned char*>tp, L, k) <= k:
             return T_FUZZY
         return NOCLASS
 
@@ -1004,7 +1023,7 @@ cdef class SearchIndex:
         cdef uint8_t* dtier = self.dtier
         cdef int64_t nwords = (self.nslot + 63) >> 6
         cdef bint filtered = g != 0 or co != 0 or fi != 0 or stock
-        cdef bint whole
+        cdef bint whole, wnum
         cdef Doc* dp
         cdef list enc = [(<str>w).encode("utf-8") for w in words]
         if nw == 0:
@@ -1085,6 +1104,7 @@ cdef class SearchIndex:
                 # few candidates (or a broad word): classify each candidate's own tokens, caching
                 # the class per token for this word
                 S = self._fresh_token_stamp()
+                wnum = _is_numeric(wp[i], wm[i])
                 nmatch = 0
                 for x in range(ncand):
                     # two-level prefetch: the block pointer far ahead, the block nearer
@@ -1094,7 +1114,7 @@ cdef class SearchIndex:
                         SK_PREFETCH(self.tokdata[self.cand[x + PREFETCH_AHEAD]])
                     s = self.cand[x]
                     td = self.tokdata[s]
-                    nd = td[0]
+                    nd = td[0] if wnum else td[5]  # a word with a letter: non-numeric tokens only
                     best = NOCLASS
                     for j in range(nd):
                         t = td[HDR + j]
