@@ -14,15 +14,21 @@ Layout (all C arrays, no Python objects per token or per document):
   tail of tokens added since the last merge, scanned linearly and merged once it grows.
 * **substring / typo**: non-numeric tokens are also laid out back to back in one buffer, so a
   substring search is one ``memchr``/``memcmp`` sweep and the typo search one pass with a length
-  filter and a banded, early-exit optimal-string-alignment distance (``search_kernels.h``).
-* **documents**: dense slots (a hash map from the caller's doc id), filter attributes, stock and
-  popularity in flat arrays; per slot one small block with its distinct tokens, their posting
-  positions and the token sequences of the name and the code fields (for the exact/prefix tiers).
+  filter, a byte-set filter (``sk_mask``: most tokens are provably too far without any DP) and a
+  banded, early-exit optimal-string-alignment distance (``search_kernels.h``).
+* **documents**: dense slots (a hash map from the caller's doc id); what queries read per slot
+  sits in dense arrays (rank key, name head, tier), filter attributes in a small ``Doc``; per slot
+  one small block with its distinct tokens (non-numeric first), their posting positions and the
+  token sequences of the name and the code fields (for the exact/prefix tiers).
 
-A query marks documents word by word with generation stamps (no clearing between queries),
-starting from the word with the shortest postings; later words either walk their postings or,
-when that is cheaper, check each surviving candidate's own token list. The top results are then
-picked with a bounded heap over 64-bit rank keys (tier, in stock, popularity, doc id).
+Queries at a million SKUs are bound by memory latency (a short prefix reaches 100k+ postings), so
+the loops touch as few cache lines per posting as possible and prefetch ahead. A one-word query
+counts, ranks and keeps the top keys in one pass over its postings (``_single``). A multi-word
+query starts from the word with the shortest postings and keeps candidates in a bitmap (one bit
+per slot: cache-resident) with their tiers in a byte array; later words either walk their
+postings against the bitmap or, when that is cheaper, check each surviving candidate's own token
+list. The top results are then picked with a bounded heap over 64-bit rank keys (tier, in stock,
+popularity, doc id).
 
 Validation and folding of non-ASCII text are delegated to the reference (so error messages and
 folding cannot drift); ASCII text - nearly all of a catalog - is lowered and tokenised here.
