@@ -22,7 +22,9 @@ from vaultsync.store.models import (
     GiftCardEntry,
     Location,
     Node,
+    PriceFeed,
     PriceReview,
+    PriceRule,
     PriceUpdate,
     Product,
     Setting,
@@ -143,6 +145,10 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
     Cart: lambda s: _add(s, Cart(payload={"lines": []})),
     GiftCard: gift_card,
     GiftCardEntry: lambda s: _add(s, GiftCardEntry(gift_card_id=gift_card(s).id, delta_cents=2500)),
+    PriceRule: lambda s: _add(
+        s, PriceRule(name=f"Rule {new_id()[-6:]}", game_id=game(s).id, markup_bps=11000)
+    ),
+    PriceFeed: lambda s: _add(s, PriceFeed(name=f"feed-{new_id()[-8:]}", url="http://127.0.0.1:9/p.csv")),
 }
 
 #: a column of each mutable (lww) model that an update test can change, with a new value
@@ -163,4 +169,6 @@ MUTATIONS: dict[type[Base], tuple[str, Any]] = {
     Node: ("revoked_at", NOW),
     Cart: ("status", "held"),
     GiftCard: ("is_active", False),
+    PriceRule: ("markup_bps", 12500),
+    PriceFeed: ("interval_minutes", 60),
 }

@@ -14,6 +14,8 @@ from vaultsync.services.checkout import CheckoutService
 from vaultsync.services.customers import CustomerService
 from vaultsync.services.devices import DeviceService
 from vaultsync.services.inventory import InventoryService
+from vaultsync.services.price_feeds import PriceFeedService
+from vaultsync.services.pricing import PricingService
 from vaultsync.services.receipts import ReceiptService
 from vaultsync.services.refunds import RefundService
 from vaultsync.services.shifts import ShiftService
@@ -36,6 +38,8 @@ class Services:
     stations: StationService
     shifts: ShiftService
     customers: CustomerService
+    pricing: PricingService
+    price_feeds: PriceFeedService
 
     @classmethod
     def build(cls, config: Config, store: Store) -> Services:
@@ -60,4 +64,6 @@ class Services:
             stations=StationService(store),
             shifts=ShiftService(store, auth),
             customers=CustomerService(store),
+            pricing=PricingService(store, auth, shop),
+            price_feeds=PriceFeedService(store),
         )
