@@ -28,7 +28,7 @@ def feed_server(script: Script) -> Iterator[str]:
     """Serve ``script`` on 127.0.0.1 (a free port); yields the feed URL."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             status, ctype, body, delay = script.next()
             if delay:
                 time.sleep(delay)
@@ -41,7 +41,7 @@ def feed_server(script: Script) -> Iterator[str]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout test)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base signature
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

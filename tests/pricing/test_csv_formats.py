@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from vaultsync.domain.money import MoneyError
 from vaultsync.pricing.csv_formats import (
     FileProblem,
     PriceFile,
@@ -15,7 +16,6 @@ from vaultsync.pricing.csv_formats import (
     parse_condition,
     parse_price,
 )
-from vaultsync.domain.money import MoneyError
 
 TCG_HEADER = (
     "TCGplayer Id,Product Line,Set Name,Product Name,Title,Number,Rarity,Condition,"
@@ -30,7 +30,8 @@ def items(text: str) -> list[PriceRow | RowError | Skipped]:
 def test_tcgplayer_rows_by_set_number_condition_and_finish() -> None:
     text = (
         TCG_HEADER
-        + '123,Magic: The Gathering,Dominaria United,"Sheoldred, the Apocalypse",,107,M,Near Mint,73.50,70,69,2\n'
+        + '123,Magic: The Gathering,Dominaria United,"Sheoldred, the Apocalypse",,107,M,'
+        + "Near Mint,73.50,70,69,2\n"
         + '124,Magic: The Gathering,Dominaria United,Sheoldred,,107,M,Lightly Played Foil,"$1,234.56",,,0\n'
     )
     f = PriceFile(text)

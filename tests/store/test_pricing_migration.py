@@ -21,8 +21,8 @@ def test_price_rows_survive_the_upgrade(tmp_path: Path) -> None:
         command.upgrade(cfg, "0003_column_versions")
         conn.execute(
             text(
-                "INSERT INTO games (id, code, name, tax_category, sort_order, is_active, created_at, updated_at) "
-                "VALUES ('g', 'mtg', 'Magic', 'standard', 0, 1, '2026-01-01', '2026-01-01')"
+                "INSERT INTO games (id, code, name, tax_category, sort_order, is_active, created_at, "
+                "updated_at) VALUES ('g', 'mtg', 'Magic', 'standard', 0, 1, '2026-01-01', '2026-01-01')"
             )
         )
         conn.execute(
@@ -46,8 +46,9 @@ def test_price_rows_survive_the_upgrade(tmp_path: Path) -> None:
         )
         conn.execute(
             text(
-                "INSERT INTO price_reviews (id, sku_id, source, old_cents, proposed_cents, status, created_at, "
-                "updated_at) VALUES ('r', 's', 'feed', 400, 900, 'pending', '2026-01-01', '2026-01-01')"
+                "INSERT INTO price_reviews (id, sku_id, source, old_cents, proposed_cents, status, "
+                "created_at, updated_at) VALUES ('r', 's', 'feed', 400, 900, 'pending', '2026-01-01', "
+                "'2026-01-01')"
             )
         )
     engine.dispose()

@@ -332,7 +332,9 @@ class PriceFeedService:
                 (Sku.price_as_of >= month, "month"),
                 else_="older",
             )
-            counts: dict[str, int] = dict(s.execute(select(bucket, func.count()).group_by(bucket)).tuples().all())
+            counts: dict[str, int] = {
+                str(k): int(v) for k, v in s.execute(select(bucket, func.count()).group_by(bucket))
+            }
         return PriceAges(
             day=int(counts.get("day", 0)),
             week=int(counts.get("week", 0)),

@@ -517,7 +517,7 @@ class PricingService:
                         .join(Sku, PriceReview.sku_id == Sku.id)
                         .join(Product, Sku.product_id == Product.id)
                         .where(PriceReview.id.in_(ids[start : start + 500]))
-                    ).tuples()
+                    ).all()
                 )
             if len(found) != len(ids):
                 raise NotFoundError("some of those reviews do not exist")
