@@ -100,3 +100,25 @@ def test_register_line_warns_when_the_market_spiked_above_shelf(sqlite_store: St
     assert view.lines[1].price_warning is None
     with sqlite_store.read() as s:
         assert s.scalars(select(StockMovement)).first() is not None
+
+
+def test_scheduler_fetches_due_feeds_in_the_background(shop: Shop) -> None:
+    import time
+
+    from vaultsync.services.price_feeds import FeedScheduler
+
+    service = PriceFeedService(shop.store, sleep=lambda _s: None)
+    script = Script([csv_answer("SKU,TCG Market Price\nMTG-DMU-107-NM,71.00\n")])
+    with feed_server(script) as url:
+        service.save_feed(FeedInput(name="tcg", url=url, retries=0), actor=shop.manager)
+        scheduler = FeedScheduler(service, period=0.05)
+        scheduler.start()
+        try:
+            deadline = time.monotonic() + 10
+            while market(shop, shop.nm) != 7100 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            scheduler.stop()
+    assert market(shop, shop.nm) == 7100
+    assert script.hits == 1  # fetched once: not due again before its interval
+    assert service.feeds()[0].status == "ok"

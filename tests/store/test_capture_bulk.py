@@ -130,3 +130,25 @@ def test_bulk_append_matches_bulk_insert(store: Store) -> None:
         assert review is not None and review.status == "pending" and review.created_at is not None
     with pytest.raises(ReplicationError, match="derived cache"), store.uow() as uow:
         capture.bulk_append(uow.session, StockMovement, [{"sku_id": sku_a}])
+
+
+def test_bulk_update_same_logs_one_change_per_row(store: Store) -> None:
+    a, b = _skus(store, 2)
+    now = utcnow()
+    with store.uow() as uow:
+        assert (
+            capture.bulk_update_same(uow.session, Sku, [a, b], {"price_source": "feed:x", "price_as_of": now})
+            == 2
+        )
+    for pk in (a, b):
+        change = _changes(store, pk)[-1]
+        data = codec.loads(change.data or "")
+        assert set(data) == {"price_source", "price_as_of", "updated_at"}
+        assert change.data == codec.dumps(data)
+        with store.read() as s:
+            row = s.get(Sku, pk)
+            assert row is not None and row.price_source == "feed:x" and row.price_as_of == now
+    with pytest.raises(ReplicationError, match="do not exist"), store.uow() as uow:
+        capture.bulk_update_same(uow.session, Sku, [a, "missing"], {"price_source": "y"})
+    with pytest.raises(ReplicationError, match="cannot set"), store.uow() as uow:
+        capture.bulk_update_same(uow.session, Sku, [a], {"id": "x"})

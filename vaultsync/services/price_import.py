@@ -47,7 +47,7 @@ from vaultsync.domain.price_rules import (
 from vaultsync.pricing.csv_formats import FileProblem, PriceFile, PriceRow, RowError, Skipped
 from vaultsync.services import audit
 from vaultsync.store import Store, capture
-from vaultsync.store.models import CardSet, Game, PriceReview, PriceRule, PriceUpdate, Sku
+from vaultsync.store.models import CardSet, Game, PriceReview, PriceRule, PriceUpdate, Product, Sku
 from vaultsync.store.types import utcnow
 
 #: per-row errors kept in a report (the count is always exact)
@@ -127,6 +127,11 @@ class CatalogPrices:
         self.cost = array("q")
         self.rule_key: list[tuple[str | None, str | None, str | None, str | None]] = []
         keys: dict[tuple[str | None, ...], tuple[str | None, str | None, str | None, str | None]] = {}
+        # products first (a third as many rows), then the SKUs without a join
+        kinds = {
+            pid: (game, kind)
+            for pid, game, kind in _raw_rows(session, select(Product.id, Product.game_id, Product.kind))
+        }
         stmt = select(
             Sku.id,
             Sku.sku_code,
@@ -135,18 +140,19 @@ class CatalogPrices:
             Sku.cost_basis_cents,
             Sku.condition,
             Sku.finish,
-            text("products.game_id"),
-            text("products.kind"),
-        ).join_from(Sku, Sku.product)
+            Sku.product_id,
+        )
         ids, codes, market, shelf, cost = self.ids, self.codes, self.market, self.shelf, self.cost
         rule_key, code_list = self.rule_key, self.code_list
-        for i, (sid, code, mkt, shf, cst, cond, fin, game, kind) in enumerate(_raw_rows(session, stmt)):
+        none_pair: tuple[str | None, str | None] = (None, None)
+        for i, (sid, code, mkt, shf, cst, cond, fin, pid) in enumerate(_raw_rows(session, stmt)):
             ids.append(sid)
             codes[code] = i
             code_list.append(code)
             market.append(NONE if mkt is None else mkt)
             shelf.append(shf)
             cost.append(NONE if cst is None else cst)
+            game, kind = kinds.get(pid, none_pair)
             key = (game, kind, cond, fin)
             rule_key.append(keys.setdefault(key, key))  # share the tuples
         self._cards: dict[tuple[str, str], list[int]] | None = None
@@ -550,6 +556,8 @@ class _Writer:
         self.ledger_rows: list[dict[str, Any]] = []
         self.reviews_new: list[dict[str, Any]] = []
         self.review_updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self.confirmed: list[str] = []
+        self.confirm_values: dict[str, Any] = {}
         self.pending = 0
 
     def _sku(self, row: dict[str, Any]) -> None:
@@ -563,10 +571,13 @@ class _Writer:
             self.flush()
 
     def fresh(self, sku_id: str, source: str, now: datetime, cost: int | None) -> None:
-        row: dict[str, Any] = {"id": sku_id, "price_source": source, "price_as_of": now}
-        if cost is not None:
-            row["cost_basis_cents"] = cost
-        self._sku(row)
+        """A price the file confirmed unchanged: only its age (and source) move."""
+        if cost is None:
+            self.confirmed.append(sku_id)
+            self.confirm_values = {"price_source": source, "price_as_of": now}
+            self._tick()
+            return
+        self._sku({"id": sku_id, "price_source": source, "price_as_of": now, "cost_basis_cents": cost})
 
     def cost_only(self, sku_id: str, cost: int) -> None:
         self._sku({"id": sku_id, "cost_basis_cents": cost})
@@ -654,11 +665,13 @@ class _Writer:
             s = self.session
             for rows in self.sku_groups.values():
                 capture.bulk_update(s, Sku, rows)
+            capture.bulk_update_same(s, Sku, self.confirmed, self.confirm_values)
             capture.bulk_append(s, PriceUpdate, self.ledger_rows)
             capture.bulk_append(s, PriceReview, self.reviews_new)
             for rows in self.review_updates.values():
                 capture.bulk_update(s, PriceReview, rows)
         self.sku_groups = {}
+        self.confirmed = []
         self.ledger_rows = []
         self.reviews_new = []
         self.review_updates = {}
