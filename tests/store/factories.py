@@ -22,7 +22,9 @@ from vaultsync.store.models import (
     GiftCardEntry,
     Location,
     Node,
+    PriceFeed,
     PriceReview,
+    PriceRule,
     PriceUpdate,
     Product,
     ReorderPoint,
@@ -175,6 +177,10 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
             detected_by=new_node_id(),
         ),
     ),
+    PriceRule: lambda s: _add(
+        s, PriceRule(name=f"Rule {new_id()[-6:]}", game_id=game(s).id, markup_bps=11000)
+    ),
+    PriceFeed: lambda s: _add(s, PriceFeed(name=f"feed-{new_id()[-8:]}", url="http://127.0.0.1:9/p.csv")),
 }
 
 #: a column of each mutable (lww) model that an update test can change, with a new value
@@ -198,4 +204,6 @@ MUTATIONS: dict[type[Base], tuple[str, Any]] = {
     StockCount: ("status", "abandoned"),
     ReorderPoint: ("min_on_hand", 4),
     SyncAlert: ("resolution_note", "counted again"),
+    PriceRule: ("markup_bps", 12500),
+    PriceFeed: ("interval_minutes", 60),
 }

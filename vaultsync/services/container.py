@@ -16,6 +16,8 @@ from vaultsync.services.checkout import CheckoutService
 from vaultsync.services.customers import CustomerService
 from vaultsync.services.devices import DeviceService
 from vaultsync.services.inventory import InventoryService
+from vaultsync.services.price_feeds import PriceFeedService
+from vaultsync.services.pricing import PricingService
 from vaultsync.services.receipts import ReceiptService
 from vaultsync.services.refunds import RefundService
 from vaultsync.services.shifts import ShiftService
@@ -42,6 +44,8 @@ class Services:
     catalog: CatalogService
     stock: StockOpsService
     catalog_import: CatalogImportService
+    pricing: PricingService
+    price_feeds: PriceFeedService
 
     @classmethod
     def build(cls, config: Config, store: Store) -> Services:
@@ -71,4 +75,6 @@ class Services:
             catalog=catalog,
             stock=StockOpsService(store),
             catalog_import=CatalogImportService(store, catalog),
+            pricing=PricingService(store, auth, shop),
+            price_feeds=PriceFeedService(store),
         )
