@@ -16,12 +16,14 @@ from vaultsync.services.checkout import CheckoutService
 from vaultsync.services.customers import CustomerService
 from vaultsync.services.devices import DeviceService
 from vaultsync.services.inventory import InventoryService
+from vaultsync.services.labels import LabelService
 from vaultsync.services.receipts import ReceiptService
 from vaultsync.services.refunds import RefundService
 from vaultsync.services.shifts import ShiftService
 from vaultsync.services.shop import ShopService
 from vaultsync.services.stations import StationService
 from vaultsync.services.stock_ops import StockOpsService
+from vaultsync.services.valuation import ValuationService
 from vaultsync.store import Store
 
 
@@ -42,6 +44,8 @@ class Services:
     catalog: CatalogService
     stock: StockOpsService
     catalog_import: CatalogImportService
+    labels: LabelService
+    valuation: ValuationService
 
     @classmethod
     def build(cls, config: Config, store: Store) -> Services:
@@ -71,4 +75,6 @@ class Services:
             catalog=catalog,
             stock=StockOpsService(store),
             catalog_import=CatalogImportService(store, catalog),
+            labels=LabelService(store, shop, devices),
+            valuation=ValuationService(store),
         )
