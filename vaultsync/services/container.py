@@ -16,6 +16,7 @@ from vaultsync.services.checkout import CheckoutService
 from vaultsync.services.customers import CustomerService
 from vaultsync.services.devices import DeviceService
 from vaultsync.services.inventory import InventoryService
+from vaultsync.services.labels import LabelService
 from vaultsync.services.price_feeds import PriceFeedService
 from vaultsync.services.pricing import PricingService
 from vaultsync.services.receipts import ReceiptService
@@ -24,6 +25,7 @@ from vaultsync.services.shifts import ShiftService
 from vaultsync.services.shop import ShopService
 from vaultsync.services.stations import StationService
 from vaultsync.services.stock_ops import StockOpsService
+from vaultsync.services.valuation import ValuationService
 from vaultsync.store import Store
 
 
@@ -46,6 +48,8 @@ class Services:
     catalog_import: CatalogImportService
     pricing: PricingService
     price_feeds: PriceFeedService
+    labels: LabelService
+    valuation: ValuationService
 
     @classmethod
     def build(cls, config: Config, store: Store) -> Services:
@@ -77,4 +81,6 @@ class Services:
             catalog_import=CatalogImportService(store, catalog),
             pricing=PricingService(store, auth, shop),
             price_feeds=PriceFeedService(store),
+            labels=LabelService(store, shop, devices),
+            valuation=ValuationService(store),
         )
