@@ -28,11 +28,13 @@ from typing import Final
 
 from sqlalchemy import and_, not_, or_, select
 
+from vaultsync.domain.errors import ReplicationError
 from vaultsync.store import migrate
 from vaultsync.store.database import Store
 from vaultsync.store.models import Change
 from vaultsync.sync import hlc as hlc_mod
 from vaultsync.sync import reconcile as _recon
+from vaultsync.sync import snapshot as _snapshot
 from vaultsync.sync.apply import ApplyError, ApplyResult, RemoteChange, apply_batch
 from vaultsync.sync.apply import vector_clock as _vector_clock
 from vaultsync.sync.messages import (
@@ -61,6 +63,8 @@ ReconcileResult = _recon.ReconcileResult
 VerifyResult = _recon.VerifyResult
 reconcile = _recon.reconcile
 verify = _recon.verify
+BootstrapResult = _snapshot.BootstrapResult
+bootstrap = _snapshot.bootstrap
 
 __all__ = [
     "MAX_BATCH_BYTES",
@@ -70,6 +74,7 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "PROTOCOL_VERSION",
     "SCHEMA_REVISION",
+    "BootstrapResult",
     "Call",
     "Payload",
     "PeerUnavailable",
@@ -77,6 +82,7 @@ __all__ = [
     "PullResult",
     "ReconcileResult",
     "VerifyResult",
+    "bootstrap",
     "change_from_wire",
     "change_to_wire",
     "changes_for",
@@ -252,6 +258,10 @@ def pull(store: Store, call: Call, *, batch: int = 5000) -> PullResult:
     """
     if not 0 < batch <= MAX_BATCH_CHANGES:
         raise ValueError(f"batch must be in 1..{MAX_BATCH_CHANGES}")
+    if _snapshot.is_bootstrapping(store):
+        raise ReplicationError(
+            "this terminal's bootstrap broke off half-way; delete its database and bootstrap again"
+        )
     applied = skipped = deferred = batches = oversell = credit = 0
     needs_reconcile = False
     while True:
@@ -290,6 +300,8 @@ def _handle_hello(store: Store, payload: Payload, peer_node: str | None) -> Payl
 
 def _handle_changes(store: Store, payload: Payload, peer_node: str | None) -> Payload:
     clock = parse_clock(field_of(payload, "clock", dict, "a vector clock"))
+    if _snapshot.is_bootstrapping(store):
+        raise ProtocolError("this peer is still bootstrapping; sync with another peer")
     limit = int_field(payload, "limit", 1, MAX_BATCH_CHANGES, default=5000)
     max_bytes = int_field(payload, "max_bytes", 1024, MAX_BATCH_BYTES, default=MAX_BATCH_BYTES)
     changes, more = changes_for(store, clock, limit, max_bytes)
@@ -316,6 +328,7 @@ HANDLERS: dict[str, Handler] = {
     "changes": _handle_changes,
     "push": _handle_push,
     **_recon.HANDLERS,
+    **_snapshot.HANDLERS,
 }
 
 
