@@ -32,6 +32,7 @@ from vaultsync.domain.errors import ReplicationError
 from vaultsync.store import migrate
 from vaultsync.store.database import Store
 from vaultsync.store.models import Change
+from vaultsync.sync import compaction as _compaction
 from vaultsync.sync import hlc as hlc_mod
 from vaultsync.sync import reconcile as _recon
 from vaultsync.sync import snapshot as _snapshot
@@ -64,6 +65,8 @@ VerifyResult = _recon.VerifyResult
 reconcile = _recon.reconcile
 verify = _recon.verify
 BootstrapResult = _snapshot.BootstrapResult
+CompactResult = _compaction.CompactResult
+compact = _compaction.compact
 bootstrap = _snapshot.bootstrap
 
 __all__ = [
@@ -76,6 +79,7 @@ __all__ = [
     "SCHEMA_REVISION",
     "BootstrapResult",
     "Call",
+    "CompactResult",
     "Payload",
     "PeerUnavailable",
     "ProtocolError",
@@ -88,6 +92,7 @@ __all__ = [
     "changes_for",
     "changes_from_wire",
     "check_hello",
+    "compact",
     "handle",
     "hello_payload",
     "local_changes_after",
@@ -304,6 +309,11 @@ def _handle_changes(store: Store, payload: Payload, peer_node: str | None) -> Pa
         raise ProtocolError("this peer is still bootstrapping; sync with another peer")
     limit = int_field(payload, "limit", 1, MAX_BATCH_CHANGES, default=5000)
     max_bytes = int_field(payload, "max_bytes", 1024, MAX_BATCH_BYTES, default=MAX_BATCH_BYTES)
+    behind = _compaction.behind_floor(_compaction.floors(store), clock)
+    if behind:
+        # entries the caller lacks were compacted here: the diff cannot serve a contiguous
+        # run any more; the caller reconciles (or bootstraps) instead
+        return {"changes": [], "more": False, "compacted": True, "behind": behind}
     changes, more = changes_for(store, clock, limit, max_bytes)
     return {"changes": [change_to_wire(c) for c in changes], "more": more}
 
