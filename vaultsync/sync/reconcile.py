@@ -142,12 +142,12 @@ class _Cache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._data: dict[tuple[str, str], tuple[tuple[int, ...], TableVersions]] = {}
+        self._data: dict[tuple[int, str], tuple[tuple[int, ...], TableVersions]] = {}
         self.generation = 0
 
     def get(self, store: Store, name: str) -> TableVersions:
         stamp = self._stamp(store)
-        key = (store.url, name)
+        key = (id(store.engine), name)  # not the URL: every in-memory database has the same one
         with self._lock:
             hit = self._data.get(key)
         if hit is not None and hit[0] == stamp:

@@ -96,7 +96,7 @@ def _key_cols(table: Table) -> list[Column[Any]]:
 @dataclass
 class _Open:
     session: Session
-    store_url: str
+    engine_id: int
     lock: threading.Lock = field(default_factory=threading.Lock)
     used: float = field(default_factory=time.monotonic)
 
@@ -119,20 +119,20 @@ class _Registry:
     def begin(self, store: Store) -> tuple[str, Session]:
         with self._lock:
             self._expire()
-            if sum(1 for o in self._open.values() if o.store_url == store.url) >= MAX_OPEN:
+            if sum(1 for o in self._open.values() if o.engine_id == id(store.engine)) >= MAX_OPEN:
                 raise ProtocolError("too many snapshots in progress on this peer; try again in a minute")
             session = store.read()
             if store.engine.dialect.name == "postgresql":
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             sid = secrets.token_hex(16)
-            self._open[sid] = _Open(session, store.url)
+            self._open[sid] = _Open(session, id(store.engine))
             return sid, session
 
     def get(self, sid: str, store: Store) -> _Open:
         with self._lock:
             self._expire()
             snap = self._open.get(sid)
-        if snap is None or snap.store_url != store.url:
+        if snap is None or snap.engine_id != id(store.engine):
             raise ProtocolError("unknown or expired snapshot; start the bootstrap again")
         return snap
 
