@@ -19,6 +19,7 @@ from vaultsync.services.refunds import RefundService
 from vaultsync.services.shifts import ShiftService
 from vaultsync.services.shop import ShopService
 from vaultsync.services.stations import StationService
+from vaultsync.services.sync import SyncService
 from vaultsync.store import Store
 
 
@@ -36,6 +37,7 @@ class Services:
     stations: StationService
     shifts: ShiftService
     customers: CustomerService
+    sync: SyncService
 
     @classmethod
     def build(cls, config: Config, store: Store) -> Services:
@@ -60,4 +62,5 @@ class Services:
             stations=StationService(store),
             shifts=ShiftService(store, auth),
             customers=CustomerService(store),
+            sync=SyncService(store, config.data_dir),
         )

@@ -481,3 +481,65 @@ class SyncNode:
             "refused_connections": server.stats.refused_peers if server else 0,
             "last_rejection": server.stats.last_rejection if server else "",
         }
+
+
+def one_shot(
+    store: Store,
+    identity: Identity,
+    peers: Sequence[str],
+    action: str,
+    *,
+    protocol: ModuleType | None = None,
+    timeout_ms: int = 30_000,
+) -> list[dict[str, Any]]:
+    """Connect to each peer, say hello, and run one ``action`` (pull, bootstrap, verify) — no listener.
+
+    For the CLI (``vaultsync sync now|verify``, ``join``) while or before a terminal serves:
+    the same TLS identity and trust rules as the node, one round per peer, results as
+    plain dicts. A failure with one peer is reported and the next peer is tried.
+    """
+    from vaultsync.sync.discovery import parse_static_peer
+
+    proto = protocol or load_protocol()
+    trust = Trust(store)
+    trust.refresh()
+    tls = transport.client_tls(identity)
+    results: list[dict[str, Any]] = []
+    for address in peers:
+        host, port = parse_static_peer(address)
+        client = transport.Client(
+            tls,
+            host,
+            port,
+            authorize=trust.authorize,
+            timeout_ms=timeout_ms,
+            unavailable=proto.PeerUnavailable,
+            remote_error=proto.ProtocolError,
+        )
+        client.open()
+        row: dict[str, Any] = {"peer": address}
+        try:
+            client.wait_connected(5.0)
+            mine = proto.handle(store, "hello", {})
+            reply = client.call("hello", mine)
+            proto.check_hello(mine, reply)
+            row["node_id"] = str(reply.get("node_id", ""))
+            if action == "bootstrap" and hasattr(proto, "bootstrap"):
+                result = proto.bootstrap(store, client.call)
+            elif action in ("pull", "bootstrap"):
+                result = proto.pull(store, client.call)
+            elif action == "verify":
+                if not hasattr(proto, "verify"):
+                    raise VaultSyncError("this build cannot verify yet (the protocol has no digest)")
+                result = proto.verify(store, client.call)
+            else:
+                raise ValueError(f"unknown action {action!r}")
+            for key in ("applied", "identical", "details", "rows", "changes"):
+                if hasattr(result, key):
+                    row[key] = getattr(result, key)
+        except VaultSyncError as exc:
+            row["error"] = str(exc)
+        finally:
+            client.close()
+        results.append(row)
+    return results
