@@ -34,7 +34,7 @@ from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint32_t, uint64_
 from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memchr, memcmp, memcpy, memset
 
-from search_kernels cimport SK_MAX_FUZZY, sk_find, sk_hash, sk_osa_within
+from search_kernels cimport SK_MAX_FUZZY, SK_PREFETCH, sk_find, sk_hash, sk_osa_within
 
 
 cdef extern from "Python.h":
@@ -105,6 +105,8 @@ cdef enum:
     TAIL_MERGE = 512
     # a word whose prefix range holds more tokens than this is "broad": classified per candidate
     LIST_CAP = 4096
+    # postings ahead that the one-word scan prefetches (covers a memory latency at ~2 ns/posting)
+    PREFETCH_AHEAD = 16
 
 if (T_EXACT_CODE, T_NAME_EXACT, T_NAME_PREFIX, T_WORD_PREFIX, T_SUBSTRING, T_FUZZY) != (
     EXACT_CODE, NAME_EXACT, NAME_PREFIX, WORD_PREFIX, SUBSTRING, FUZZY
@@ -124,8 +126,7 @@ _FIELD_NAMES = ("name", "set_code", "set_name", "collector_number", "sku_code", 
 # --------------------------------------------------------------------------------- helpers
 
 ctypedef struct Doc:
-    # rank key without the tier: (out of stock) << 60 | (MAX_POP - popularity) << 30 | doc id
-    uint64_t base
+    # (the rank key and the name's first token live in the dense arrays ``dbase`` / ``dname``)
     uint32_t gen  # query generation that last touched this doc
     uint8_t cnt  # words matched so far in that query (255: filtered out)
     uint8_t tier
@@ -134,7 +135,9 @@ ctypedef struct Doc:
     int32_t game
     int32_t cond
     int32_t fin
-    int32_t name0  # first token of the name, -1 if none (one-word name-prefix tier)
+
+
+cdef uint32_t NO_NAME = 0xFFFFFFFF
 
 
 cdef inline uint64_t _base(int64_t on_hand, int64_t pop, int64_t doc_id) noexcept:
@@ -237,6 +240,7 @@ cdef class SearchIndex:
     cdef int32_t* post_cap
     cdef uint32_t* tok_stamp
     cdef uint8_t* tok_class
+    cdef int32_t* tok_code1  # live documents with a code field that is exactly this one token
     cdef int64_t ntok, tok_cap
     cdef int32_t* ttab
     cdef int64_t ttab_cap
@@ -253,6 +257,11 @@ cdef class SearchIndex:
     # documents
     cdef int64_t nslot, slot_cap, nlive
     cdef Doc* doc
+    # per slot, apart from Doc so the one-word scan touches 12 bytes per document, not a struct:
+    # rank key without the tier, (out of stock) << 60 | (MAX_POP - popularity) << 30 | doc id
+    cdef uint64_t* dbase
+    # first token of the name << 1 | (the name is that one token); NO_NAME if the name is empty
+    cdef uint32_t* dname
     cdef int32_t** tokdata
     cdef uint32_t qgen
     # doc id -> slot (never shrinks: a removed doc keeps its slot for a later re-add)
@@ -275,6 +284,8 @@ cdef class SearchIndex:
     cdef int64_t cand_cap
     cdef uint64_t* keys
     cdef int64_t keys_cap
+    cdef uint64_t* seen  # one bit per slot: the one-word scan's "already counted"
+    cdef int64_t seen_cap
 
     def __cinit__(self):
         self.attr_ids = {}
@@ -306,6 +317,7 @@ cdef class SearchIndex:
         free(self.post_cap)
         free(self.tok_stamp)
         free(self.tok_class)
+        free(self.tok_code1)
         free(self.ttab)
         free(self.sorted_ids)
         free(self.abuf)
@@ -323,6 +335,9 @@ cdef class SearchIndex:
         free(self.wl_cls)
         free(self.cand)
         free(self.keys)
+        free(self.seen)
+        free(self.dbase)
+        free(self.dname)
 
     # ----------------------------------------------------------------------------- vocabulary
 
@@ -376,7 +391,8 @@ cdef class SearchIndex:
             _grow(<void**>&self.post_n, &cap, t + 1, sizeof(int32_t)); cap = self.tok_cap
             _grow(<void**>&self.post_cap, &cap, t + 1, sizeof(int32_t)); cap = self.tok_cap
             _grow(<void**>&self.tok_stamp, &cap, t + 1, sizeof(uint32_t)); cap = self.tok_cap
-            _grow(<void**>&self.tok_class, &cap, t + 1, sizeof(uint8_t))
+            _grow(<void**>&self.tok_class, &cap, t + 1, sizeof(uint8_t)); cap = self.tok_cap
+            _grow(<void**>&self.tok_code1, &cap, t + 1, sizeof(int32_t))
             self.tok_cap = cap
         _grow(<void**>&self.arena, &self.arena_cap, self.arena_n + n, 1)
         memcpy(self.arena + self.arena_n, s, n)
@@ -390,6 +406,7 @@ cdef class SearchIndex:
         self.post_cap[t] = 0
         self.tok_stamp[t] = 0
         self.tok_class[t] = 0
+        self.tok_code1[t] = 0
         self.ntok += 1
         mask = self.ttab_cap - 1
         i = <int64_t>(h & <uint64_t>mask)
@@ -512,14 +529,27 @@ cdef class SearchIndex:
         if s + 1 > self.slot_cap:
             cap = self.slot_cap
             _grow(<void**>&self.doc, &cap, s + 1, sizeof(Doc)); cap = self.slot_cap
+            _grow(<void**>&self.dbase, &cap, s + 1, sizeof(uint64_t)); cap = self.slot_cap
+            _grow(<void**>&self.dname, &cap, s + 1, sizeof(uint32_t)); cap = self.slot_cap
             _grow(<void**>&self.tokdata, &cap, s + 1, sizeof(int32_t*))
             self.slot_cap = cap
         memset(&self.doc[s], 0, sizeof(Doc))
-        self.doc[s].base = <uint64_t>doc_id
+        self.dbase[s] = <uint64_t>doc_id
+        self.dname[s] = NO_NAME
         self.tokdata[s] = NULL
         self._id_put(doc_id, s)
         self.nslot += 1
         return s
+
+    cdef void _count_codes(self, const int32_t* td, int32_t delta) noexcept:
+        """Add ``delta`` to ``tok_code1`` of each code field of ``td`` that is a single token."""
+        cdef int32_t nd = td[0], f, fl
+        cdef const int32_t* seq = td + HDR + 2 * nd + td[1]
+        for f in range(3):
+            fl = td[2 + f]
+            if fl == 1:
+                self.tok_code1[seq[0]] += delta
+            seq += fl
 
     cdef void _unlink(self, int32_t s) noexcept:
         """Take slot ``s`` off every posting list (swap-remove, fixing the moved doc's position)."""
@@ -704,6 +734,9 @@ cdef class SearchIndex:
         if s < 0:
             s = self._new_slot(d)
         old = self.tokdata[s]
+        if self.doc[s].alive and old != NULL:
+            self._count_codes(old, -1)
+        self._count_codes(td, 1)
         same = False
         if self.doc[s].alive and old != NULL and old[0] == nd:
             same = True
@@ -729,8 +762,8 @@ cdef class SearchIndex:
         self.doc[s].game = g
         self.doc[s].cond = co
         self.doc[s].fin = fi
-        self.doc[s].base = _base(oh, po, d)
-        self.doc[s].name0 = self.ids[0] if nf[1] > 0 else -1
+        self.dbase[s] = _base(oh, po, d)
+        self.dname[s] = ((<uint32_t>self.ids[0]) << 1 | (nf[1] == 1)) if nf[1] > 0 else NO_NAME
         self.doc[s].flags = (1 if nf[1] == 1 else 0) | (
             2 if nf[5] - nf[4] == 1 or nf[6] - nf[5] == 1 or nf[7] - nf[6] == 1 else 0)
 
@@ -755,6 +788,7 @@ cdef class SearchIndex:
         if s < 0 or not self.doc[s].alive:
             return False
         self._unlink(s)
+        self._count_codes(self.tokdata[s], -1)
         free(self.tokdata[s])
         self.tokdata[s] = NULL
         self.doc[s].alive = 0
@@ -766,16 +800,16 @@ cdef class SearchIndex:
         if not (type(on_hand) is int and -C_MAX_ON_HAND <= on_hand <= C_MAX_ON_HAND):
             on_hand = _ref._check_int(on_hand, "on_hand", -MAX_ON_HAND, MAX_ON_HAND)
         cdef int32_t s = self._live_slot(doc_id)
-        cdef uint64_t b = self.doc[s].base
-        self.doc[s].base = (b & ~(<uint64_t>1 << 60)) | ((<uint64_t>(<int64_t>on_hand <= 0)) << 60)
+        cdef uint64_t b = self.dbase[s]
+        self.dbase[s] = (b & ~(<uint64_t>1 << 60)) | ((<uint64_t>(<int64_t>on_hand <= 0)) << 60)
 
     def set_popularity(self, doc_id, popularity):
         """Change a document's popularity (KeyError if absent)."""
         if not (type(popularity) is int and 0 <= popularity <= C_MAX_POP):
             popularity = _ref._check_int(popularity, "popularity", 0, MAX_POPULARITY)
         cdef int32_t s = self._live_slot(doc_id)
-        cdef uint64_t b = self.doc[s].base
-        self.doc[s].base = (b & ~((<uint64_t>0x3FFFFFFF) << 30)) | ((<uint64_t>(C_MAX_POP - <int64_t>popularity)) << 30)
+        cdef uint64_t b = self.dbase[s]
+        self.dbase[s] = (b & ~((<uint64_t>0x3FFFFFFF) << 30)) | ((<uint64_t>(C_MAX_POP - <int64_t>popularity)) << 30)
 
     def __len__(self):
         return self.nlive
@@ -904,9 +938,10 @@ cdef class SearchIndex:
         self.wl_cls[at] = cls
         return at + 1
 
-    cdef inline bint _passes(self, Doc* dp, int32_t g, int32_t co, int32_t fi, bint stock) noexcept:
+    cdef inline bint _passes(self, int32_t s, int32_t g, int32_t co, int32_t fi, bint stock) noexcept:
+        cdef Doc* dp = &self.doc[s]
         return ((g == 0 or dp.game == g) and (co == 0 or dp.cond == co)
-                and (fi == 0 or dp.fin == fi) and (not stock or not (dp.base >> 60) & 1))
+                and (fi == 0 or dp.fin == fi) and (not stock or not (self.dbase[s] >> 60) & 1))
 
     def query(self, text, *, game=None, condition=None, finish=None, in_stock=False, limit=20, offset=0):
         """``(number of matches, doc ids [offset:offset + limit])`` in rank order."""
@@ -971,7 +1006,7 @@ cdef class SearchIndex:
             _grow(<void**>&self.cand, &self.cand_cap, self.nslot + 1, sizeof(int32_t))
             for i in range(self.nslot):
                 dp = &self.doc[i]
-                if dp.alive and self._passes(dp, g, co, fi, stock):
+                if dp.alive and self._passes(<int32_t>i, g, co, fi, stock):
                     dp.tier = T_WORD_PREFIX
                     self.cand[ncand] = <int32_t>i
                     ncand += 1
@@ -1022,7 +1057,7 @@ cdef class SearchIndex:
                 dp = &self.doc[s]
                 if dp.gen != G:
                     dp.gen = G
-                    if self._passes(dp, g, co, fi, stock):
+                    if self._passes(s, g, co, fi, stock):
                         dp.cnt = 1
                         dp.tier = <uint8_t>c
                         self.cand[ncand] = s
@@ -1092,21 +1127,39 @@ cdef class SearchIndex:
 
     cdef tuple _single(self, int64_t start, int64_t end, int32_t g, int32_t co, int32_t fi, bint stock,
                        int64_t lim, int64_t off, const char* w, int32_t m):
-        """One-word query: mark, filter, count and keep the top keys in one pass over postings.
+        """One-word query: count, filter and keep the top keys in one pass over the postings.
 
-        Whole-query tiers without touching each document's token block: exact code / exact name
-        need the word itself as a token, so that token's postings go first and get the full
-        check; every other document can at most be a name prefix, which is whether its name's
-        first token is among this word's prefix matches (stamped by ``_word_list``).
+        Memory-bound (a million-SKU prefix can reach 100k+ postings), so per posting it touches
+        a bit in ``seen`` (slots already counted: 1 bit per slot, cache-resident), the 8-byte rank
+        key in ``dbase`` and, for prefix matches, the 4-byte ``dname``; a document's ``Doc`` only
+        under a filter, and its token block (a further cache miss) almost never. Those loads are
+        prefetched a few postings ahead.
+
+        Whole-query tiers from those arrays: exact code / exact name need the word itself as a
+        token, so that token's postings go first. Exact name is ``dname`` being that token as the
+        whole name; exact code gets the full check (``_whole_tier``), but only when some document
+        has the word as a whole code field (``tok_code1``), which a product-name word almost never
+        is. Every other document can at most be a name prefix: whether its name's first token is
+        among this word's prefix matches (stamped by ``_word_list``). Documents that could not
+        enter the full heap even as a name prefix skip that check.
         """
-        cdef int64_t want = off + lim, nheap = 0, total = 0, j, x, i, pass_
+        cdef int64_t want = off + lim, nheap = 0, total = 0, j, x, i, pass_, nwords
         cdef int32_t t, c, s, pn, wt, n0
         cdef int32_t* pl
         cdef int32_t qid = self._find_token(w, m, sk_hash(w, m))
-        cdef uint32_t G = self.qgen, S = self.tgen
-        cdef uint64_t key
-        cdef Doc* dp
+        cdef uint32_t S = self.tgen, dn, exact_name
+        cdef uint64_t key, b, bit
+        cdef uint64_t* seen
+        cdef uint64_t* dbase = self.dbase
+        cdef uint32_t* dname = self.dname
+        cdef bint filtered = g != 0 or co != 0 or fi != 0 or stock
+        cdef bint code_possible = qid >= 0 and self.tok_code1[qid] > 0
         cdef list out = []
+        exact_name = ((<uint32_t>qid) << 1 | 1) if qid >= 0 else NO_NAME
+        nwords = (self.nslot + 63) >> 6
+        _grow(<void**>&self.seen, &self.seen_cap, nwords + 1, sizeof(uint64_t))
+        seen = self.seen
+        memset(seen, 0, <size_t>nwords * sizeof(uint64_t))
         _grow(<void**>&self.keys, &self.keys_cap, want + 1, sizeof(uint64_t))
         for pass_ in range(2):
             for j in range(start, end):
@@ -1117,28 +1170,36 @@ cdef class SearchIndex:
                 pl = self.post[t]
                 pn = self.post_n[t]
                 for x in range(pn):
+                    if x + PREFETCH_AHEAD < pn:
+                        SK_PREFETCH(&dbase[pl[x + PREFETCH_AHEAD]])
+                        SK_PREFETCH(&dname[pl[x + PREFETCH_AHEAD]])
                     s = pl[x]
-                    dp = &self.doc[s]
-                    if dp.gen == G:
+                    bit = (<uint64_t>1) << (s & 63)
+                    if seen[s >> 6] & bit:
                         continue
-                    dp.gen = G
-                    if not self._passes(dp, g, co, fi, stock):
+                    seen[s >> 6] |= bit
+                    if filtered and not self._passes(s, g, co, fi, stock):
                         continue
                     total += 1
+                    b = dbase[s]
                     wt = c
-                    if pass_ == 0 and dp.flags:
-                        wt = self._whole_tier(s, 1, &qid, w, m)
-                        if c < wt:
-                            wt = c
-                    elif c == T_WORD_PREFIX:
-                        # the best this doc can be is a name prefix: skip the (cache-missing)
-                        # name check when even that cannot enter the full heap
-                        if nheap == want and ((<uint64_t>T_NAME_PREFIX) << 61 | dp.base) >= self.keys[0]:
-                            continue
-                        n0 = dp.name0
-                        if n0 >= 0 and self.tok_stamp[n0] == S and self.tok_class[n0] == T_WORD_PREFIX:
-                            wt = T_NAME_PREFIX
-                    key = ((<uint64_t>wt) << 61) | dp.base
+                    if c == T_WORD_PREFIX:
+                        if pass_ == 0 and code_possible and (self.doc[s].flags & 2):
+                            # some document has the word as a whole code field: the full check
+                            wt = self._whole_tier(s, 1, &qid, w, m)
+                            if c < wt:
+                                wt = c
+                        else:
+                            dn = dname[s]
+                            if pass_ == 0 and dn == exact_name:
+                                wt = T_NAME_EXACT  # the name is exactly the word (no code field is)
+                            elif nheap == want and ((<uint64_t>T_NAME_PREFIX) << 61 | b) >= self.keys[0]:
+                                continue  # cannot enter the full heap even as a name prefix
+                            elif dn != NO_NAME:
+                                n0 = <int32_t>(dn >> 1)
+                                if self.tok_stamp[n0] == S and self.tok_class[n0] == T_WORD_PREFIX:
+                                    wt = T_NAME_PREFIX
+                    key = ((<uint64_t>wt) << 61) | b
                     if nheap < want:
                         self.keys[nheap] = key
                         _heap_sift_up(self.keys, nheap)
@@ -1211,4 +1272,4 @@ cdef class SearchIndex:
         return ncand, out
 
     cdef inline uint64_t _key(self, int32_t s) noexcept:
-        return ((<uint64_t>self.doc[s].tier) << 61) | self.doc[s].base
+        return ((<uint64_t>self.doc[s].tier) << 61) | self.dbase[s]

@@ -6,6 +6,13 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Hint that *p will be read soon (a posting list's next documents); a no-op without GCC/Clang. */
+#if defined(__GNUC__)
+#define SK_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define SK_PREFETCH(p) ((void)(p))
+#endif
+
 /* FNV-1a, 64-bit: token interning (collisions are resolved by comparing bytes). */
 static inline uint64_t sk_hash(const char *s, int32_t n) {
     uint64_t h = 1469598103934665603ULL;

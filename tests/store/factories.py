@@ -25,10 +25,13 @@ from vaultsync.store.models import (
     PriceReview,
     PriceUpdate,
     Product,
+    ReorderPoint,
     Setting,
     Shift,
     Sku,
     Station,
+    StockCount,
+    StockCountEntry,
     StockMovement,
     Transaction,
     TransactionLine,
@@ -69,6 +72,10 @@ def sku(s: VaultSession) -> Sku:
 
 def location(s: VaultSession) -> Location:
     return _add(s, Location(kind="store", name="Main"))
+
+
+def stock_count(s: VaultSession) -> StockCount:
+    return _add(s, StockCount(location_id=location(s).id, name="Case count"))
 
 
 def customer(s: VaultSession) -> Customer:
@@ -143,6 +150,18 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
     Cart: lambda s: _add(s, Cart(payload={"lines": []})),
     GiftCard: gift_card,
     GiftCardEntry: lambda s: _add(s, GiftCardEntry(gift_card_id=gift_card(s).id, delta_cents=2500)),
+    StockCount: stock_count,
+    StockCountEntry: lambda s: _add(
+        s,
+        StockCountEntry(
+            count_id=stock_count(s).id,
+            sku_id=sku(s).id,
+            location_id=location(s).id,
+            counted=2,
+            seen_on_hand=3,
+        ),
+    ),
+    ReorderPoint: lambda s: _add(s, ReorderPoint(sku_id=sku(s).id, min_on_hand=2, reorder_qty=6)),
 }
 
 #: a column of each mutable (lww) model that an update test can change, with a new value
@@ -163,4 +182,6 @@ MUTATIONS: dict[type[Base], tuple[str, Any]] = {
     Node: ("revoked_at", NOW),
     Cart: ("status", "held"),
     GiftCard: ("is_active", False),
+    StockCount: ("status", "abandoned"),
+    ReorderPoint: ("min_on_hand", 4),
 }

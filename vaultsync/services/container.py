@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from vaultsync.config import Config
 from vaultsync.services.auth import AuthService
+from vaultsync.services.catalog import CatalogService
+from vaultsync.services.catalog_import import CatalogImportService
 from vaultsync.services.checkout import CheckoutService
 from vaultsync.services.customers import CustomerService
 from vaultsync.services.devices import DeviceService
@@ -19,6 +21,7 @@ from vaultsync.services.refunds import RefundService
 from vaultsync.services.shifts import ShiftService
 from vaultsync.services.shop import ShopService
 from vaultsync.services.stations import StationService
+from vaultsync.services.stock_ops import StockOpsService
 from vaultsync.services.sync import SyncService
 from vaultsync.store import Store
 
@@ -37,6 +40,9 @@ class Services:
     stations: StationService
     shifts: ShiftService
     customers: CustomerService
+    catalog: CatalogService
+    stock: StockOpsService
+    catalog_import: CatalogImportService
     sync: SyncService
 
     @classmethod
@@ -45,6 +51,8 @@ class Services:
         shop = ShopService(store)
         receipts = ReceiptService(store, shop)
         devices = DeviceService(store, shop, receipts)
+
+        catalog = CatalogService(store)
 
         def kick(station_id: str, user_id: str | None, reason: str) -> object:
             return devices.open_drawer(station_id, user_id=user_id, reason=reason)
@@ -62,5 +70,8 @@ class Services:
             stations=StationService(store),
             shifts=ShiftService(store, auth),
             customers=CustomerService(store),
+            catalog=catalog,
+            stock=StockOpsService(store),
+            catalog_import=CatalogImportService(store, catalog),
             sync=SyncService(store, config.data_dir),
         )
