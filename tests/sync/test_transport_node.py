@@ -1,15 +1,10 @@
-"""Sync nodes over real mutual-TLS sockets on loopback: pairing, live push, anti-entropy, revocation.
-
-Uses the replication protocol through ``protocol_module()``: the engine's
-``vaultsync.sync.protocol`` once it is on main, the local stand-in until then.
-"""
+"""Sync nodes over real mutual-TLS sockets on loopback: pairing, live push, anti-entropy, revocation."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -23,17 +18,6 @@ from vaultsync.store.types import utcnow
 from vaultsync.sync import pairing
 from vaultsync.sync.apply import vector_clock
 from vaultsync.sync.node import SyncNode
-
-
-def protocol_module() -> ModuleType:
-    try:
-        from vaultsync.sync import protocol
-
-        return protocol
-    except ImportError:
-        from tests.sync import proto_shim
-
-        return proto_shim
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -75,7 +59,6 @@ class Mesh:
             static_peers=[f"127.0.0.1:{p}" for p in peers],
             zeroconf=False,
             interval=interval,
-            protocol=protocol_module(),
             pairing_port=free_port(),
         )
         node.start()
@@ -142,7 +125,6 @@ def test_a_peer_that_was_down_catches_up_by_anti_entropy(mesh: Mesh) -> None:
         static_peers=[f"127.0.0.1:{mesh.ports[0]}"],
         zeroconf=False,
         interval=0.5,
-        protocol=protocol_module(),
     )
     mesh.nodes[1] = b2
     b2.start()

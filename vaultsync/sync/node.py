@@ -399,13 +399,13 @@ class SyncNode:
         self._enforce_revocations()
 
     def _maintainer(self) -> None:
-        next_round = 0.0
+        last_round = -float("inf")
         while not self._stop.is_set():
             try:
                 self._sync_links()
                 self._enforce_revocations()
                 now = time.monotonic()
-                due = now >= next_round
+                due = now - last_round >= self.interval  # read each time: the interval may change
                 with self._lock:
                     links = list(self._links.values())
                 for link in links:
@@ -413,7 +413,7 @@ class SyncNode:
                     if due or fresh or link.state.connected != link.client.connected:
                         self._round(link)
                 if due:
-                    next_round = now + self.interval
+                    last_round = now
             except Exception:
                 log.exception("sync maintainer step failed")
             self._round_wake.wait(timeout=min(0.25, self.interval))
