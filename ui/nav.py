@@ -17,6 +17,7 @@ INVENTORY_PATH = "/inventory"
 REGISTER_PATH = "/register"
 REFUND_PATH = "/refund"
 SHIFT_PATH = "/shift"
+SYNC_PATH = "/sync"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,13 @@ NAV: list[NavItem] = [
         "inventory_2",
         Role.CASHIER,
         "Find a card by name, set, number or barcode and see where the copies are",
+    ),
+    NavItem(
+        SYNC_PATH,
+        "Sync",
+        "sync",
+        Role.MANAGER,
+        "Other terminals: online or not, lag, merge alerts, pairing and revocation",
     ),
 ]
 

@@ -282,6 +282,13 @@ class SyncService:
             self.node.revoked_changed()
         return view
 
+    def resolve_alert(self, alert_id: str, *, actor: UserView | None) -> Any:
+        user = require_role(actor, Role.MANAGER)
+        mod = _alerts_module()
+        if mod is None:
+            raise NotFoundError("no merge alerts in this build")
+        return mod.resolve_alert(self.store, alert_id, user.id)
+
     def sync_now(self, *, actor: UserView | None = None, require_user: bool = True) -> list[RoundView]:
         if require_user:
             require_role(actor, Role.CASHIER)
