@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 8470
 DEFAULT_INTERVAL = 5.0
 PUSH_LIMIT = 1000
+#: changes per anti-entropy batch: each batch is one write transaction, and while it runs the
+#: register on this terminal waits for the database, so batches stay small (well under a second)
+PULL_BATCH = 1000
 #: network-level request (answered by the node, not the replication protocol)
 ANNOUNCE = "link.announce"
 
@@ -335,7 +338,7 @@ class SyncNode:
                 return RoundResult(st.address, st.node_id, error=st.last_error)
             if link.hello_pending or not st.ready:
                 self._hello(link)
-            result = self._proto.pull(self.store, link.client.call)
+            result = self._proto.pull(self.store, link.client.call, batch=PULL_BATCH)
             applied = int(getattr(result, "applied", 0))
             st.pulled += applied
             st.last_seen = utcnow()
@@ -527,7 +530,7 @@ def one_shot(
             if action == "bootstrap" and hasattr(proto, "bootstrap"):
                 result = proto.bootstrap(store, client.call)
             elif action in ("pull", "bootstrap"):
-                result = proto.pull(store, client.call)
+                result = proto.pull(store, client.call, batch=PULL_BATCH)
             elif action == "verify":
                 if not hasattr(proto, "verify"):
                     raise VaultSyncError("this build cannot verify yet (the protocol has no digest)")
