@@ -25,6 +25,7 @@ from vaultsync.services.shifts import ShiftService
 from vaultsync.services.shop import ShopService
 from vaultsync.services.stations import StationService
 from vaultsync.services.stock_ops import StockOpsService
+from vaultsync.services.sync import SyncService
 from vaultsync.services.valuation import ValuationService
 from vaultsync.store import Store
 
@@ -50,6 +51,7 @@ class Services:
     price_feeds: PriceFeedService
     labels: LabelService
     valuation: ValuationService
+    sync: SyncService
 
     @classmethod
     def build(cls, config: Config, store: Store) -> Services:
@@ -83,4 +85,5 @@ class Services:
             price_feeds=PriceFeedService(store),
             labels=LabelService(store, shop, devices),
             valuation=ValuationService(store),
+            sync=SyncService(store, config.data_dir),
         )

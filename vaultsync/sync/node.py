@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 8470
 DEFAULT_INTERVAL = 5.0
 PUSH_LIMIT = 1000
+#: changes per anti-entropy batch: each batch is one write transaction, and while it runs the
+#: register on this terminal waits for the database, so batches stay small (well under a second)
+PULL_BATCH = 1000
 #: network-level request (answered by the node, not the replication protocol)
 ANNOUNCE = "link.announce"
 
@@ -335,7 +338,7 @@ class SyncNode:
                 return RoundResult(st.address, st.node_id, error=st.last_error)
             if link.hello_pending or not st.ready:
                 self._hello(link)
-            result = self._proto.pull(self.store, link.client.call)
+            result = self._proto.pull(self.store, link.client.call, batch=PULL_BATCH)
             applied = int(getattr(result, "applied", 0))
             st.pulled += applied
             st.last_seen = utcnow()
@@ -399,13 +402,13 @@ class SyncNode:
         self._enforce_revocations()
 
     def _maintainer(self) -> None:
-        next_round = 0.0
+        last_round = -float("inf")
         while not self._stop.is_set():
             try:
                 self._sync_links()
                 self._enforce_revocations()
                 now = time.monotonic()
-                due = now >= next_round
+                due = now - last_round >= self.interval  # read each time: the interval may change
                 with self._lock:
                     links = list(self._links.values())
                 for link in links:
@@ -413,7 +416,7 @@ class SyncNode:
                     if due or fresh or link.state.connected != link.client.connected:
                         self._round(link)
                 if due:
-                    next_round = now + self.interval
+                    last_round = now
             except Exception:
                 log.exception("sync maintainer step failed")
             self._round_wake.wait(timeout=min(0.25, self.interval))
@@ -481,3 +484,65 @@ class SyncNode:
             "refused_connections": server.stats.refused_peers if server else 0,
             "last_rejection": server.stats.last_rejection if server else "",
         }
+
+
+def one_shot(
+    store: Store,
+    identity: Identity,
+    peers: Sequence[str],
+    action: str,
+    *,
+    protocol: ModuleType | None = None,
+    timeout_ms: int = 30_000,
+) -> list[dict[str, Any]]:
+    """Connect to each peer, say hello, and run one ``action`` (pull, bootstrap, verify) — no listener.
+
+    For the CLI (``vaultsync sync now|verify``, ``join``) while or before a terminal serves:
+    the same TLS identity and trust rules as the node, one round per peer, results as
+    plain dicts. A failure with one peer is reported and the next peer is tried.
+    """
+    from vaultsync.sync.discovery import parse_static_peer
+
+    proto = protocol or load_protocol()
+    trust = Trust(store)
+    trust.refresh()
+    tls = transport.client_tls(identity)
+    results: list[dict[str, Any]] = []
+    for address in peers:
+        host, port = parse_static_peer(address)
+        client = transport.Client(
+            tls,
+            host,
+            port,
+            authorize=trust.authorize,
+            timeout_ms=timeout_ms,
+            unavailable=proto.PeerUnavailable,
+            remote_error=proto.ProtocolError,
+        )
+        client.open()
+        row: dict[str, Any] = {"peer": address}
+        try:
+            client.wait_connected(5.0)
+            mine = proto.handle(store, "hello", {})
+            reply = client.call("hello", mine)
+            proto.check_hello(mine, reply)
+            row["node_id"] = str(reply.get("node_id", ""))
+            if action == "bootstrap" and hasattr(proto, "bootstrap"):
+                result = proto.bootstrap(store, client.call)
+            elif action in ("pull", "bootstrap"):
+                result = proto.pull(store, client.call, batch=PULL_BATCH)
+            elif action == "verify":
+                if not hasattr(proto, "verify"):
+                    raise VaultSyncError("this build cannot verify yet (the protocol has no digest)")
+                result = proto.verify(store, client.call)
+            else:
+                raise ValueError(f"unknown action {action!r}")
+            for key in ("applied", "identical", "details", "rows", "changes"):
+                if hasattr(result, key):
+                    row[key] = getattr(result, key)
+        except VaultSyncError as exc:
+            row["error"] = str(exc)
+        finally:
+            client.close()
+        results.append(row)
+    return results
