@@ -144,6 +144,7 @@ def _child_ours(db: str, csv_path: str, queue: Any) -> None:
             "unchanged": report.unchanged,
             "errors": report.error_count,
             "committed": report.committed,
+            "phases": report.phases,
         }
     )
 
@@ -234,7 +235,7 @@ def _in_child(target: Any, *args: Any) -> dict[str, Any]:
 
 def run(quick: bool) -> list[Table]:
     skus = 100_000 if quick else 1_000_000
-    orm_rows = 5_000 if quick else 20_000
+    orm_rows = 2_000 if quick else 5_000
     source = demo_catalog(skus)
     with tempfile.TemporaryDirectory(dir=cache_dir()) as d:
         work = Path(d)
@@ -278,6 +279,9 @@ def run(quick: bool) -> list[Table]:
             f"ours: {ours['applied']:,} applied ({ours['repriced']:,} shelf repriced), {ours['held']:,} "
             f"held for review, {ours['unchanged']:,} unchanged (age refreshed), "
             f"{ours['errors']:,} row errors reported",
+            "ours by phase (wall s): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in ours.get("phases", {}).items())
+            + " (load: the catalog's prices; read: load + parse + match; write: decide, write, commit)",
             "each path runs in its own process: peak RSS includes the interpreter and libraries",
             "rows/s is wall clock (the target); CPU s is the importing process's own CPU time, shown because "
             "the 2-core machine is shared (wall >> CPU means the process waited for a core or the disk)",

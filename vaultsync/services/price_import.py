@@ -68,7 +68,7 @@ MAX_PREVIEW = 200
 WRITE_CHUNK = 50_000
 #: SQLite page cache for the import's connection (KiB, negative per SQLite's convention):
 #: the change log's indexes are large and written in random order
-IMPORT_CACHE_KIB = 256 * 1024
+IMPORT_CACHE_KIB = 128 * 1024
 NONE = -1  # "no value" in the integer arrays
 
 
@@ -108,6 +108,8 @@ class ImportReport:
     seconds: float = 0.0
     #: why nothing was written, for a person (None when committed or a dry run)
     refused: str | None = None
+    #: wall seconds per phase: "read" (catalog, parse, match), "write" (decide, write, commit)
+    phases: dict[str, float] = field(default_factory=dict)
 
     def error(self, err: RowError) -> None:
         self.error_count += 1
@@ -357,9 +359,11 @@ class PriceImporter:
         with self.store.read() as rs:
             start_hlc = int(rs.scalar(select(NodeState.last_hlc).where(NodeState.id == 1)) or 0)
             catalog = CatalogPrices(rs)
+            report.phases["load"] = time.perf_counter() - started
             rules = load_rulebook(rs)
             self._match(price_file, catalog, rules)
             catalog.release()
+        report.phases["read"] = time.perf_counter() - started
         if report.error_count and not self.req.valid_only and not self.req.dry_run:
             report.refused = (
                 f"{report.error_count:,} row(s) have errors: nothing was imported. Fix the file, "
@@ -388,6 +392,7 @@ class PriceImporter:
                     if sqlite_:
                         session.connection().exec_driver_sql("PRAGMA cache_size=-2000")
         report.seconds = time.perf_counter() - started
+        report.phases["write"] = report.seconds - report.phases["read"]
         return report
 
     # ------------------------------------------------------------------ 1. match
