@@ -18,6 +18,7 @@ REGISTER_PATH = "/register"
 REFUND_PATH = "/refund"
 SHIFT_PATH = "/shift"
 PRICING_PATH = "/pricing"
+SYNC_PATH = "/sync"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,13 @@ NAV: list[NavItem] = [
         "sell",
         Role.MANAGER,
         "Price reviews, price-file imports, pricing rules and price feeds",
+    ),
+    NavItem(
+        SYNC_PATH,
+        "Sync",
+        "sync",
+        Role.MANAGER,
+        "Other terminals: online or not, lag, merge alerts, pairing and revocation",
     ),
 ]
 

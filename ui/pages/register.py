@@ -1219,6 +1219,10 @@ def _sku_hit(dialog: ui.dialog, i: int, row: SkuRow, symbol: str) -> None:
             facts = sku_facts(row)
             if facts:
                 ui.label(facts).classes("text-sm text-slate-500").mark("search-facts", f"search-{i}-facts")
+            if row.where:  # where the copies live, so the cashier can fetch the card
+                ui.label(f"Where: {row.where}").classes("text-sm text-primary").mark(
+                    "search-where", f"search-{i}-where"
+                )
         with ui.column().classes("gap-0 items-end"):
             ui.label(format_cents(row.shelf_price_cents, symbol)).classes(
                 "text-xl font-bold tabular-nums"
