@@ -46,11 +46,21 @@ def cache_dir() -> Path:
 
 
 def demo_catalog(skus: int) -> Path:
-    """The cached demo database for ``skus`` SKUs at the current schema (built if missing)."""
-    from vaultsync.services.demo import generate_demo_shop
-    from vaultsync.store import migrate, open_store
+    """The cached demo database for ``skus`` SKUs at the current schema (built if missing).
 
-    path = cache_dir() / f"price-demo-{skus}-seed{SEED}-{migrate.head_revision()}.db"
+    The cache key hashes the migration files, not just the head revision's name: a revision
+    that was reserved as a no-op and filled in later keeps its name but changes the schema.
+    """
+    import hashlib
+
+    from vaultsync.services.demo import generate_demo_shop
+    from vaultsync.store import open_store
+
+    versions = Path(__file__).resolve().parent.parent / "vaultsync" / "store" / "migrations" / "versions"
+    digest = hashlib.sha256()
+    for f in sorted(versions.glob("*.py")):
+        digest.update(f.name.encode() + f.read_bytes())
+    path = cache_dir() / f"price-demo-{skus}-seed{SEED}-{digest.hexdigest()[:12]}.db"
     if not path.exists():
         tmp = path.with_suffix(".building")
         for leftover in tmp.parent.glob(tmp.name + "*"):
@@ -254,13 +264,15 @@ def run(quick: bool) -> list[Table]:
             f"Price import, {counts['rows']:,}-row TCGplayer-style file into the {skus:,}-SKU demo catalog "
             "(SQLite, guard on, one transaction, change capture)"
         ),
-        columns=["path", "rows", "seconds", "rows/s", "peak RSS MB", "x ours"],
+        columns=["path", "rows", "seconds", "rows/s", "CPU s", "rows/CPU-s", "peak RSS MB", "x ours"],
         rows=[
             [
                 "ours: streaming parse, bulk load, bulk captured writes",
                 ours["rows"],
                 ours["seconds"],
                 ours_rate,
+                ours["cpu"],
+                ours["rows"] / ours["cpu"],
                 ours["peak"] / mb,
                 1.0,
             ],
@@ -269,6 +281,8 @@ def run(quick: bool) -> list[Table]:
                 orm["rows"],
                 orm["seconds"],
                 orm_rate,
+                orm["cpu"],
+                orm["rows"] / orm["cpu"],
                 orm["peak"] / mb,
                 orm_rate / ours_rate,
             ],
