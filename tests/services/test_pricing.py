@@ -337,3 +337,37 @@ def test_spike_warning_and_price_view(shop: Shop) -> None:
     shop.pricing.import_file(CSV + "MTG-DMU-107-NM,71.00\n", actor=shop.manager)
     history = shop.pricing.sku_prices(shop.nm).history
     assert [(h.field, h.old_cents, h.new_cents) for h in history] == [("market", 7000, 7100)]
+
+
+def test_an_import_that_raced_a_price_change_writes_nothing(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaultsync.services import price_import
+
+    original = price_import.PriceImporter._match
+
+    def match_then_someone_edits(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        shop.pricing.set_shelf_price(shop.lp, 6500, actor=shop.manager)  # while the file is being checked
+
+    monkeypatch.setattr(price_import.PriceImporter, "_match", match_then_someone_edits)
+    report = shop.pricing.import_file(CSV + "MTG-DMU-107-NM,71.00\n", actor=shop.manager)
+    assert not report.committed and report.refused and "changed while" in report.refused
+    assert sku(shop, shop.nm).market_price_cents == 7000
+
+
+def test_a_sale_during_an_import_does_not_refuse_it(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaultsync.services import price_import
+
+    original = price_import.PriceImporter._match
+
+    def match_then_popularity(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        with shop.store.uow() as uow:  # what a sale does to a SKU: not a price
+            row = uow.session.get(Sku, shop.lp)
+            assert row is not None
+            row.popularity += 1
+
+    monkeypatch.setattr(price_import.PriceImporter, "_match", match_then_popularity)
+    report = shop.pricing.import_file(CSV + "MTG-DMU-107-NM,71.00\n", actor=shop.manager)
+    assert report.committed

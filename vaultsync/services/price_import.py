@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from vaultsync.domain.enums import PriceReviewStatus
@@ -47,7 +47,17 @@ from vaultsync.domain.price_rules import (
 from vaultsync.pricing.csv_formats import FileProblem, PriceFile, PriceRow, RowError, Skipped
 from vaultsync.services import audit
 from vaultsync.store import Store, capture
-from vaultsync.store.models import CardSet, Game, PriceReview, PriceRule, PriceUpdate, Product, Sku
+from vaultsync.store.models import (
+    CardSet,
+    Change,
+    Game,
+    NodeState,
+    PriceReview,
+    PriceRule,
+    PriceUpdate,
+    Product,
+    Sku,
+)
 from vaultsync.store.types import utcnow
 
 #: per-row errors kept in a report (the count is always exact)
@@ -58,7 +68,7 @@ MAX_PREVIEW = 200
 WRITE_CHUNK = 50_000
 #: SQLite page cache for the import's connection (KiB, negative per SQLite's convention):
 #: the change log's indexes are large and written in random order
-IMPORT_CACHE_KIB = 256 * 1024
+IMPORT_CACHE_KIB = 128 * 1024
 NONE = -1  # "no value" in the integer arrays
 
 
@@ -98,6 +108,8 @@ class ImportReport:
     seconds: float = 0.0
     #: why nothing was written, for a person (None when committed or a dry run)
     refused: str | None = None
+    #: wall seconds per phase: "read" (catalog, parse, match), "write" (decide, write, commit)
+    phases: dict[str, float] = field(default_factory=dict)
 
     def error(self, err: RowError) -> None:
         self.error_count += 1
@@ -164,6 +176,14 @@ class CatalogPrices:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def release(self) -> None:
+        """Drop what only matching needed (the code index, set/number maps) before writing."""
+        self.codes = {}
+        self._cards = None
+        self._sets = None
+        self._graded = {}
+        self._cond = {}
+
     # ------------------------------------------------------------------ set / number matching
 
     def _load_cards(self) -> None:
@@ -173,15 +193,15 @@ class CatalogPrices:
         index_of = {sid: i for i, sid in enumerate(self.ids)}
         cards: dict[tuple[str, str], list[int]] = {}
         rows = conn.execute(
-            select(Sku.id, Sku.grader, Sku.grade, text("products.set_id"), text("products.collector_number"))
-            .join_from(Sku, Sku.product)
-            .where(text("products.set_id IS NOT NULL AND products.collector_number IS NOT NULL"))
+            select(Sku.id, Sku.grader, Sku.grade, Product.set_id, Product.collector_number)
+            .join(Product, Sku.product_id == Product.id)
+            .where(Product.set_id.is_not(None), Product.collector_number.is_not(None))
         )
         for sid, grader, grade, set_id, number in rows:
             i = index_of.get(sid)
             if i is None:
                 continue
-            cards.setdefault((set_id, _fold(number)), []).append(i)
+            cards.setdefault((str(set_id), _fold(number or "")), []).append(i)
             if grader or grade:
                 self._graded[i] = (grader, grade)
         sets: dict[str, list[str]] = {}
@@ -249,6 +269,30 @@ def _raw_rows(session: Session, stmt: Any, batch: int = 20_000) -> Iterator[tupl
         cursor.close()
 
 
+#: change-log payloads that touch what an import decided on
+_PRICE_COLUMNS = ('"market_price_cents"', '"shelf_price_cents"', '"cost_basis_cents"')
+
+
+def _prices_changed_since(session: Session, hlc: int) -> bool:
+    """Whether a price, cost, rule or review changed after ``hlc`` (the import's read phase).
+
+    Sales bump a SKU's popularity, which is not a price: only payloads naming price columns,
+    and any change to rules or reviews, count."""
+    price_cols = or_(*(Change.data.contains(col) for col in _PRICE_COLUMNS))
+    found = session.scalar(
+        select(Change.seq)
+        .where(
+            Change.hlc > hlc,
+            or_(
+                Change.table_name.in_(["price_rules", "price_reviews"]),
+                and_(Change.table_name == "skus", or_(Change.data.is_(None), price_cols)),
+            ),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def load_rulebook(session: Session) -> RuleBook:
     rules = session.scalars(
         select(PriceRule).where(PriceRule.is_active.is_(True)).order_by(PriceRule.created_at, PriceRule.id)
@@ -310,30 +354,45 @@ class PriceImporter:
             report.seconds = time.perf_counter() - started
             return report
         report.format = price_file.format.value
-        with self.store.uow(write=not self.req.dry_run) as uow:
-            session = uow.session
-            if session.get_bind().dialect.name == "sqlite":
-                session.connection().exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
-            try:
-                catalog = CatalogPrices(session)
-                rules = load_rulebook(session)
-                self._match(price_file, catalog, rules)
-                if report.error_count and not self.req.valid_only and not self.req.dry_run:
-                    report.refused = (
-                        f"{report.error_count:,} row(s) have errors: nothing was imported. Fix the file, "
-                        "or choose to import only the valid rows."
-                    )
-                    session.rollback()
-                else:
-                    self._decide_and_write(session, catalog, rules)
-                    if self.req.dry_run:
-                        session.rollback()
+        # 1. read, match and check the file WITHOUT the write lock: on a terminal that is also
+        # selling, a long import must not hold up sales while it parses
+        with self.store.read() as rs:
+            start_hlc = int(rs.scalar(select(NodeState.last_hlc).where(NodeState.id == 1)) or 0)
+            catalog = CatalogPrices(rs)
+            report.phases["load"] = time.perf_counter() - started
+            rules = load_rulebook(rs)
+            self._match(price_file, catalog, rules)
+            catalog.release()
+        report.phases["read"] = time.perf_counter() - started
+        if report.error_count and not self.req.valid_only and not self.req.dry_run:
+            report.refused = (
+                f"{report.error_count:,} row(s) have errors: nothing was imported. Fix the file, "
+                "or choose to import only the valid rows."
+            )
+        elif self.req.dry_run:
+            with self.store.read() as rs:
+                self._decide_and_write(rs, catalog, rules)
+        else:
+            # 2. decide and write in one transaction, unless prices moved meanwhile
+            with self.store.uow() as uow:
+                session = uow.session
+                sqlite_ = session.get_bind().dialect.name == "sqlite"
+                if sqlite_:
+                    session.connection().exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
+                try:
+                    if _prices_changed_since(session, start_hlc):
+                        report.refused = (
+                            "prices or rules changed while the file was being checked (another import, a "
+                            "manager's edit or a peer's): nothing was imported; run it again"
+                        )
                     else:
+                        self._decide_and_write(session, catalog, rules)
                         report.committed = True
-            finally:
-                if session.get_bind().dialect.name == "sqlite":
-                    session.connection().exec_driver_sql("PRAGMA cache_size=-2000")
+                finally:
+                    if sqlite_:
+                        session.connection().exec_driver_sql("PRAGMA cache_size=-2000")
         report.seconds = time.perf_counter() - started
+        report.phases["write"] = report.seconds - report.phases["read"]
         return report
 
     # ------------------------------------------------------------------ 1. match
