@@ -444,3 +444,6 @@ def test_bulk_bases_agree_with_the_single_line_sum(pos: Pos, ops: StockOpsServic
         assert len(entries) == 4
         for e in entries:
             assert bases.get(e.id, 0) == position_sum(s, e.sku_id, e.location_id, e.hlc)
+    view = ops.count(count.id)
+    for line in view.lines:
+        assert ops.count_line(count.id, line.sku_id, line.location_id) == line
