@@ -127,6 +127,9 @@ def test_receive_transfer_write_off_and_history(manager: TestClient, pos: Pos) -
     assert r.status_code == 201, r.text
     where = manager.get(f"{V1}/skus/{pos.nm_id}/where").json()
     assert [(w["path"], w["on_hand"]) for w in where] == [("Case 1", 3), ("Case 1 › Binder 3", 2)]
+    inside = manager.get(f"{V1}/locations/{binder}/contents").json()
+    assert [(i["sku_code"], i["on_hand"]) for i in inside] == [("MTG-DMU-107-NM", 2)]
+    assert manager.get(f"{V1}/locations/nowhere/contents").status_code == 404
     r = manager.post(
         f"{V1}/stock/write-off",
         json={"sku_id": pos.nm_id, "location_id": binder, "quantity": 1, "reason": "damaged"},

@@ -356,3 +356,22 @@ async def test_register_search_shows_where_the_card_lives(user: User) -> None:
     await eventually(lambda: len(user.find(marker="search-where").elements) >= 1)
     wheres = sorted(e.text for e in user.find(marker="search-where").elements)
     assert "Where: Case 2 › Row A (2), Backroom (1)" in wheres
+
+
+async def test_locations_add_and_look_inside(user: User) -> None:
+    await login_password(user, MANAGER, path="/login?redirect_to=/inventory/locations")
+    await user.should_see(marker="locations", retries=40)
+    rows = {r["path"]: r for r in element(user, "locations").rows}
+    assert rows[ROW_A]["units"] == 2 + 1 + 4  # Sheoldred NM, the Charizard slab, Charizard ex
+    user.find(marker="location-name").type("Binder 7")
+    set_value(user, "location-parent", location_id("Main Store › Case 2"))
+    user.find(marker="location-add").click()
+    await eventually(
+        lambda: "Main Store › Case 2 › Binder 7" in {r["path"] for r in element(user, "locations").rows}
+    )
+    user.find(marker="location-name").type("Binder 7")
+    user.find(marker="location-add").click()
+    await eventually(lambda: "already" in label_text(user, "location-error"))
+    user.find(marker="locations").trigger("rowClick", location_id(ROW_A))
+    await eventually(lambda: len(element(user, "location-content").rows) == 3)
+    assert label_text(user, "location-content-title") == f"In {ROW_A}"

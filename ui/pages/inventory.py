@@ -21,7 +21,14 @@ from ui.context import get_services, off_loop
 from ui.layout import app_page, error_text
 from ui.nav import INVENTORY_PATH
 from ui.pages import inventory_tools as tools
-from ui.pages.inventory_paths import COUNTS_PATH, IMPORT_PATH, PRICE_HISTORY_PATH, RECEIVE_PATH, REPORTS_PATH
+from ui.pages.inventory_paths import (
+    COUNTS_PATH,
+    IMPORT_PATH,
+    LOCATIONS_PATH,
+    PRICE_HISTORY_PATH,
+    RECEIVE_PATH,
+    REPORTS_PATH,
+)
 from ui.session import SessionUser
 from vaultsync.domain.enums import Condition, Finish, Role
 from vaultsync.domain.money import format_cents
@@ -232,6 +239,7 @@ class InventoryBrowser:
             link("Counts", "fact_check", COUNTS_PATH, "tool-counts")
             link("Import CSV", "upload_file", IMPORT_PATH, "tool-import")
             link("Valuation & low stock", "insights", REPORTS_PATH, "tool-reports")
+            link("Locations", "place", LOCATIONS_PATH, "tool-locations")
             ui.space()
             ui.button("Labels for ticked", icon="label", on_click=self._selected_labels).props(
                 "outline no-caps"

@@ -139,6 +139,18 @@ class LowStockRow:
 
 
 @dataclass(frozen=True)
+class ShelfItem:
+    """One SKU held at a location (for "what is in Binder 3")."""
+
+    sku_id: str
+    sku_code: str
+    name: str
+    location_id: str
+    location: str
+    on_hand: int
+
+
+@dataclass(frozen=True)
 class CountLine:
     """One (SKU, location) of a count: what the system expects and what was counted."""
 
@@ -663,6 +675,39 @@ class StockOpsService:
                 )
                 for m in rows
             ]
+
+    # ------------------------------------------------------------------ locations
+
+    def location_units(self) -> dict[str, int]:
+        """Units on hand directly at each location (location id -> units), positive stock only."""
+        with self.store.read() as s:
+            rows = s.execute(
+                select(StockLevel.location_id, func.sum(StockLevel.on_hand))
+                .where(StockLevel.on_hand > 0)
+                .group_by(StockLevel.location_id)
+            )
+            return {str(loc): int(units) for loc, units in rows}
+
+    def contents(self, location_id: str, *, limit: int = 500) -> list[ShelfItem]:
+        """What is at a location and everything below it, by place then name."""
+        with self.store.read() as s:
+            _location(s, location_id)
+            locs = subtree(s, location_id)
+            paths = location_paths(s)
+            rows = s.execute(
+                select(
+                    StockLevel.sku_id, Sku.sku_code, Product.name, StockLevel.location_id, StockLevel.on_hand
+                )
+                .join(Sku, Sku.id == StockLevel.sku_id)
+                .join(Product, Product.id == Sku.product_id)
+                .where(StockLevel.location_id.in_(locs), StockLevel.on_hand != 0)
+                .limit(max(1, min(limit, 5000)))
+            )
+            items = [
+                ShelfItem(sku_id, code, name, loc_id, paths.get(loc_id, "?"), int(qty))
+                for sku_id, code, name, loc_id, qty in rows
+            ]
+        return sorted(items, key=lambda i: (i.location, i.name, i.sku_code))
 
     # ------------------------------------------------------------------ counts
 
