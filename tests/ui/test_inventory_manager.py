@@ -102,8 +102,10 @@ async def test_new_item_and_edit(user: User) -> None:
     user.find(marker="edit-sku-ok").click()
     await eventually(lambda: "negative" in label_text(user, "edit-sku-error"))
     user.find(marker="edit-price").clear().type("0.75")
+    user.find(marker="edit-name").clear().type("Ornithopter (borderless)")
     user.find(marker="edit-sku-ok").click()
     await eventually(lambda: label_text(user, "detail-price") == "$0.75")
+    assert label_text(user, "detail-name") == "Ornithopter (borderless)"
 
 
 async def test_duplicate_cert_is_refused_in_the_form(user: User) -> None:

@@ -94,6 +94,10 @@ async def edit_sku(actor: UserView, d: SkuDetail) -> bool:
     box = ActionDialog(f"Edit {d.row.sku_code}", "edit", "edit-sku")
     graded = d.row.grader is not None
     with box.body:
+        name = ui.input("Name", value=d.row.name).props("outlined").classes("w-full").mark("edit-name")
+        with ui.row().classes("w-full gap-2 no-wrap"):
+            number = ui.input("Number", value=d.row.collector_number or "").props("outlined").classes("grow")
+            rarity = ui.input("Rarity", value=d.rarity or "").props("outlined").classes("grow")
         price = money_input("Shelf price", d.row.shelf_price_cents, "edit-price")
         cost = money_input("Cost basis", d.cost_basis_cents, "edit-cost")
         with ui.row().classes("w-full gap-2 no-wrap"):
@@ -105,6 +109,7 @@ async def edit_sku(actor: UserView, d: SkuDetail) -> bool:
             )
             finish = ui.select(FINISHES, value=d.row.finish, label="Finish").props("outlined").classes("grow")
             language = ui.input("Language", value=d.row.language).props("outlined").classes("w-24")
+        notes = ui.input("Notes", value=d.notes or "").props("outlined").classes("w-full").mark("edit-notes")
         barcode = (
             ui.input("Barcode (UPC/EAN or any code)", value=d.row.barcode or "")
             .props("outlined")
@@ -135,7 +140,25 @@ async def edit_sku(actor: UserView, d: SkuDetail) -> bool:
         if graded and cert is not None and grade is not None:
             changes["grade"] = str(grade.value or "").strip()
             changes["cert_number"] = str(cert.value or "").strip()
-        return lambda: catalog.update_sku(d.row.sku_id, changes, actor=actor)
+        if (str(notes.value or "").strip() or None) != d.notes:
+            changes["notes"] = str(notes.value or "").strip() or None
+        product_changes = {
+            key: value
+            for key, value, before in (
+                ("name", str(name.value or "").strip(), d.row.name),
+                ("collector_number", str(number.value or "").strip() or None, d.row.collector_number),
+                ("rarity", str(rarity.value or "").strip() or None, d.rarity),
+            )
+            if value != before
+        }
+
+        def save() -> None:
+            # the product first: a refused product edit leaves the SKU untouched too
+            if product_changes and d.product_id:
+                catalog.update_product(d.product_id, product_changes, actor=actor)
+            catalog.update_sku(d.row.sku_id, changes, actor=actor)
+
+        return save
 
     box.submit_button("Save", action, icon="save")
     return await box.run()

@@ -182,6 +182,15 @@ class _Lookups:
         self.sku_codes: dict[str, str] = {code: sid for code, sid in s.execute(select(Sku.sku_code, Sku.id))}
         self.certs: set[str] = set(s.scalars(select(Sku.cert_number).where(Sku.cert_number.is_not(None))))
         self.serialized = set(s.scalars(select(Sku.id).where(Sku.serialized.is_(True))))
+        self.in_stock_serialized = set(
+            s.scalars(
+                select(StockLevel.sku_id)
+                .join(Sku, Sku.id == StockLevel.sku_id)
+                .where(Sku.serialized.is_(True))
+                .group_by(StockLevel.sku_id)
+                .having(func.sum(StockLevel.on_hand) > 0)
+            )
+        )
         self.locations = self._locations(s)
         self.products = {
             (gid, sid, (num or "").upper(), name.lower()): pid
@@ -322,7 +331,9 @@ class CatalogImportService:
             raise _RowProblem("sku_code", f"SKU code {code} appears twice in this file")
         if code and code in look.sku_codes:
             sku_id = look.sku_codes[code]
-            if sku_id in look.serialized and quantity > 1:
+            if sku_id in look.serialized and (
+                quantity > 1 or (quantity and sku_id in look.in_stock_serialized)
+            ):
                 raise _RowProblem("quantity", f"{code} is a serialized item: only one can be in stock")
             file_codes.add(code)
             return _Plan(line, sku_id, None, None, None, price, cost, quantity, location_id)
