@@ -985,9 +985,21 @@ class StockOpsService:
                 latest = _latest_entries(s, count.id)
             bases = count_bases(s, count.id)
             stale = superseded_entries(s, count.id)
+            # adjustments already in the ledger for this count's entries are never written twice
+            # (a peer's commit replicates its status change first, so this is belt and braces)
+            done = set(
+                s.scalars(
+                    select(StockMovement.ref_id)
+                    .join(StockCountEntry, StockCountEntry.id == StockMovement.ref_id)
+                    .where(StockMovement.ref_type == COUNT_REF, StockCountEntry.count_id == count.id)
+                )
+            )
             for (sku_id, loc_id), entry in sorted(latest.items()):
                 if entry.id in stale:
                     superseded += 1
+                    continue
+                if entry.id in done:
+                    adjusted += 1
                     continue
                 delta = entry.counted - bases.get(entry.id, 0)
                 if delta == 0:
