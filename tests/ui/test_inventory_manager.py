@@ -119,8 +119,16 @@ async def test_duplicate_cert_is_refused_in_the_form(user: User) -> None:
     user.find(marker="new-name").type("Charizard")
     user.find(marker="new-grade").type("10")
     user.find(marker="new-cert").type("81234567")  # already on the seeded slab
+    user.find(marker="new-sub-grades").type("centering=9.5; corners=10")
     user.find(marker="new-item-ok").click()
     await eventually(lambda: "possible fraud" in label_text(user, "new-item-error"))
+    user.find(marker="new-cert").clear().type("81234568")
+    user.find(marker="new-item-ok").click()
+    await user.should_see(marker="detail", retries=40)
+    assert label_text(user, "fact:Grade") == "PSA 10"
+    assert label_text(user, "fact:Sub-grades") == "centering 9.5, corners 10"
+    slab = services().inventory.detail(services().catalog.find("81234568"))
+    assert slab.sub_grades == {"centering": "9.5", "corners": "10"}
 
 
 # ---------------------------------------------------------------------- stock operations

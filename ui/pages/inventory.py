@@ -432,6 +432,8 @@ class InventoryBrowser:
                 ("Cert number", d.cert_number or DASH),
                 ("Barcode", row.barcode or DASH),
             ]
+            if d.sub_grades:
+                facts.append(("Sub-grades", ", ".join(f"{k} {v}" for k, v in d.sub_grades.items())))
             if self.user.role.at_least(Role.MANAGER):  # what the shop paid is not for the counter
                 cost = (
                     format_cents(d.cost_basis_cents, self.symbol) if d.cost_basis_cents is not None else DASH

@@ -387,6 +387,12 @@ async def new_item(actor: UserView) -> str | None:
             )
             grade = ui.input("Grade").props("outlined").classes("w-28").mark("new-grade")
             cert = ui.input("Certificate number").props("outlined").classes("grow").mark("new-cert")
+        sub_grades = (
+            ui.input("Sub-grades (e.g. centering=9.5; corners=9)")
+            .props("outlined")
+            .classes("w-full")
+            .mark("new-sub-grades")
+        )
         with ui.row().classes("w-full gap-2 no-wrap"):
             price = money_input("Shelf price", None, "new-price")
             barcode = ui.input("Barcode").props("outlined").classes("w-full").mark("new-barcode")
@@ -406,6 +412,7 @@ async def new_item(actor: UserView) -> str | None:
         )
         cents = read_money(price, "shelf price", optional=True) or 0
         graded = bool(grader.value)
+        subs = parse_sub_grades(str(sub_grades.value or ""))
 
         def create() -> None:
             created["sku"] = services.catalog.create_item(
@@ -417,6 +424,7 @@ async def new_item(actor: UserView) -> str | None:
                     grader=str(grader.value) if graded else None,
                     grade=str(grade.value or "").strip() or None,
                     cert_number=str(cert.value or "").strip() or None,
+                    sub_grades=subs,
                     barcode=str(barcode.value or "").strip() or None,
                     shelf_price_cents=cents,
                 ),
@@ -427,6 +435,19 @@ async def new_item(actor: UserView) -> str | None:
 
     box.submit_button("Create", action, icon="add")
     return created.get("sku") if await box.run() else None
+
+
+def parse_sub_grades(text: str) -> dict[str, str] | None:
+    """ "centering=9.5; corners=9" -> {"centering": "9.5", "corners": "9"}; the service checks values."""
+    out: dict[str, str] = {}
+    for part in text.replace(",", ";").split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError("sub-grades look like centering=9.5; corners=9")
+        out[key.strip()] = value.strip()
+    return out or None
 
 
 def price_text(cents: int | None, symbol: str) -> str:
