@@ -160,7 +160,7 @@ def _count_rows(d: Path, lines: int) -> list[list[object]]:
             "",
         ],
         [
-            f"record_count incl. refreshed view (p50 / p99 ms), {lines:,} lines",
+            f"record_count: entry + its refreshed line (p50 / p99 ms), {lines:,} lines",
             statistics.median(record_ms),
             _pct(record_ms, 0.99),
             "",
