@@ -214,7 +214,7 @@ def test_csv_import_preview_then_commit(manager: TestClient, pos: Pos) -> None:
     assert r.status_code == 422 and "unknown column" in r.json()["error"]
 
 
-def test_label_sheet_and_print(manager: TestClient, pos: Pos) -> None:
+def test_label_sheet_and_print(manager: TestClient, pos: Pos, services: Services) -> None:
     r = manager.post(f"{V1}/labels/sheet?format=pdf", json={"labels": [{"sku_id": pos.nm_id, "copies": 3}]})
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     assert r.content.startswith(b"%PDF-")
@@ -222,7 +222,9 @@ def test_label_sheet_and_print(manager: TestClient, pos: Pos) -> None:
     assert r.content.startswith(b"\x89PNG")
     r = manager.post(f"{V1}/labels/sheet", json={"labels": [{"sku_id": "nope"}]})
     assert r.status_code == 404
-    r = manager.post(
-        f"{V1}/labels/print", json={"labels": [{"sku_id": pos.nm_id}], "station_id": pos.station_id}
-    )
+    body = {"labels": [{"sku_id": pos.nm_id}], "station_id": pos.station_id}
+    r = manager.post(f"{V1}/labels/print", json=body)
+    assert r.status_code == 409 and "no printer" in r.json()["error"]
+    services.stations.update(pos.station_id, printer_uri="dummy://labels")
+    r = manager.post(f"{V1}/labels/print", json=body)
     assert r.status_code == 202 and r.json()["job_id"]

@@ -191,8 +191,14 @@ async def test_labels_for_ticked_rows_go_to_the_printer_queue(user: User) -> Non
     table = element(user, "results")
     await eventually(lambda: len(table.rows) > 2)
     table.selected = table.rows[:2]
+    svc = services()
+    station = svc.stations.local(svc.config.station_role)
+    svc.stations.update(station.id, printer_uri="none")
     user.find(marker="tool-labels").click()
     await user.should_see(marker="labels-print", retries=20)
+    user.find(marker="labels-print").click()
+    await eventually(lambda: "has no printer set up" in label_text(user, "labels-error"))
+    svc.stations.update(station.id, printer_uri="dummy://labels")
     user.find(marker="labels-print").click()
     await eventually(lambda: "printer" in label_text(user, "labels-status"))
     with services().store.read() as s:
