@@ -363,6 +363,10 @@ class Register:
                     ui.label(f"Discount −{self.money(line.discount_cents)}").classes(
                         "text-sm font-medium text-positive"
                     ).mark("line-discount")
+                if line.price_warning:  # the market spiked above the shelf price (pricing)
+                    with ui.row().classes("items-center gap-1 no-wrap text-warning"):
+                        ui.icon("trending_up").classes("text-lg")
+                        ui.label(line.price_warning).classes("text-sm font-medium").mark("line-price-warning")
             with ui.row().classes("items-center gap-1 no-wrap"):
                 minus = ui.button(icon="remove", on_click=lambda ln=line: self._on_qty(ln, ln.quantity - 1))
                 minus.props("unelevated round color=grey-3 text-color=primary size=lg").mark(

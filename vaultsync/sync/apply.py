@@ -35,6 +35,7 @@ update already applied. Nothing is lost and the result does not depend on the or
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ from vaultsync.store.models import (
     VectorClockEntry,
 )
 from vaultsync.store.models.sync_versions import TOMBSTONE, ColumnVersion
+from vaultsync.sync import alerts as alerts_mod
+from vaultsync.sync import collisions
 from vaultsync.sync import hlc as hlc_mod
 
 log = logging.getLogger(__name__)
@@ -139,6 +142,8 @@ class ApplyResult:
     credit_alerts: list[CreditAlert] = field(default_factory=list)
     #: this node's vector clock after the merge
     clock: dict[str, int] = field(default_factory=dict)
+    #: unique-value collisions settled by this merge (see vaultsync.sync.collisions)
+    collisions: list[alerts_mod.NewAlert] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- clocks and diff
@@ -196,8 +201,6 @@ class _RowState:
     versions: dict[str, Version] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     tombstone: Version = _NEVER
-    #: columns (and TOMBSTONE) whose version changed in this batch: written to column_versions
-    dirty: set[str] = field(default_factory=set)
 
     def merge_upsert(self, version: Version, data: dict[str, Any]) -> list[str]:
         won = [c for c in data if version > self.versions.get(c, _NEVER)]
@@ -214,13 +217,17 @@ class _RowState:
 class _Merger:
     """Applies ready changes one by one, in (hlc, origin) order, inside one session."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, node_id: str) -> None:
         self.s = session
+        self.me = node_id
         self.models = replicated_tables()
         self.rows: dict[tuple[str, str], _RowState] = {}
         self.ledger_seen: dict[str, set[str]] = {}
         self.moves: list[tuple[str, str, int]] = []
         self.credits: list[tuple[str, int]] = []
+        self.collisions: list[alerts_mod.NewAlert] = []
+        #: this node's own changes written during the merge (collision renames)
+        self.emitted = 0
 
     def model(self, change: RemoteChange) -> type[Base]:
         model = self.models.get(change.table_name)
@@ -279,6 +286,7 @@ class _Merger:
         if self.s.execute(select(pk_col).where(pk_col == change.pk)).first() is not None:
             return  # union: the row is already here (relayed twice, or our own)
         row = self.decode(table, change, codec.loads(change.data or "{}"))
+        self._settle_ledger_unique(table, change, row)
         self.s.execute(table.insert().values(**row))
         if model is StockMovement:
             self.moves.append((row["sku_id"], row["location_id"], int(row["delta"])))
@@ -307,20 +315,21 @@ class _Merger:
             elif data:
                 state.merge_upsert(version, codec.loads(data))
         stored = self.s.execute(
-            select(ColumnVersion.column_name, ColumnVersion.hlc, ColumnVersion.node).where(
-                ColumnVersion.table_name == table.name, ColumnVersion.pk == pk
-            )
+            select(
+                ColumnVersion.column_name, ColumnVersion.hlc, ColumnVersion.node, ColumnVersion.value
+            ).where(ColumnVersion.table_name == table.name, ColumnVersion.pk == pk)
         )
-        for name, hlc, node in stored:
+        for name, hlc, node, value in stored:
             version = (int(hlc), str(node))
             if name == TOMBSTONE:
                 state.tombstone = max(state.tombstone, version)
             elif version > state.versions.get(name, _NEVER):
-                # newer than anything in the log (the log was compacted): version known, value
-                # only in the row itself
+                # newer than anything left in the log (compacted): folded into column_versions
                 state.versions[name] = version
-                state.values.pop(name, None)
-        state.dirty.clear()
+                if value is None:  # version known, value only in the row itself
+                    state.values.pop(name, None)
+                else:
+                    state.values[name] = json.loads(value)
         self.rows[key] = state
         return state
 
@@ -329,22 +338,21 @@ class _Merger:
         version = change.version
         won: list[str] = []
         if change.op == DELETE:
-            if version > state.tombstone:
-                state.tombstone = version
-                state.dirty.add(TOMBSTONE)
+            state.tombstone = max(state.tombstone, version)
         else:
             data = codec.loads(change.data or "{}")
             self.decode(table, change, data)  # validates column names before anything is kept
             won = state.merge_upsert(version, data)
-            state.dirty.update(won)
         complete = all(c.name in state.values for c in table.columns)
         target = state.live() and (state.exists or complete)
         pk_col = next(iter(table.primary_key.columns))
         if state.exists and target:
             if won:
-                values = self.decode(table, change, {c: state.values[c] for c in won})
+                cols = set(won) | self._settle_unique(table, change.pk, state, set(won))
+                values = self.decode(table, change, {c: state.values[c] for c in cols})
                 self.s.execute(table.update().where(pk_col == change.pk).values(**values))
         elif target:
+            self._settle_unique(table, change.pk, state, set(state.values))
             values = self.decode(table, change, state.values)
             self.s.execute(table.insert().values(**values))
             state.exists = True
@@ -360,28 +368,135 @@ class _Merger:
                 change.seq,
             )
 
-    def version_rows(self) -> list[dict[str, Any]]:
-        out = []
-        for (table_name, pk), state in self.rows.items():
-            for name in sorted(state.dirty):
-                hlc, node = state.tombstone if name == TOMBSTONE else state.versions[name]
-                out.append(
-                    {"table_name": table_name, "pk": pk, "column_name": name, "hlc": hlc, "node": node}
-                )
-        return out
+    # ---- unique-value collisions (see vaultsync.sync.collisions)
 
+    def _holder(self, table: Table, cols: Sequence[str], values: dict[str, Any], pk: str) -> str | None:
+        """The primary key of another row holding ``values`` in the unique ``cols``, if any."""
+        pk_col = next(iter(table.primary_key.columns))
+        conds = [table.c[c] == values[c] for c in cols]
+        row = self.s.execute(select(pk_col).where(and_(*conds), pk_col != pk).limit(1)).first()
+        return None if row is None else str(row[0])
 
-def _upsert_versions(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Write column versions, replacing older ones (INSERT … ON CONFLICT DO UPDATE)."""
-    table = ColumnVersion.__table__
-    assert isinstance(table, Table)
-    capture.upsert(
-        session,
-        table,
-        ["table_name", "pk", "column_name"],
-        rows,
-        lambda excluded: {"hlc": excluded.hlc, "node": excluded.node},
-    )
+    def _free_value(
+        self, table: Table, cols: Sequence[str], values: dict[str, Any], rename: str, loser: str
+    ) -> str:
+        for candidate in collisions.candidates(
+            str(values[rename]), loser, collisions.max_length(table, rename)
+        ):
+            if self._holder(table, cols, {**values, rename: candidate}, loser) is None:
+                return candidate
+        raise ApplyError(f"cannot find a free value for {table.name}.{rename} of row {loser}")
+
+    def _emit(self, table: Table, pk: str, data: dict[str, Any]) -> Version:
+        """Write one change of this node's own (a collision rename) into the log; its version."""
+        seq, hlc = capture.allocate(self.s, 1)
+        self.s.execute(
+            insert(Change).values(
+                origin_node=self.me,
+                seq=seq,
+                hlc=hlc,
+                table_name=table.name,
+                pk=pk,
+                op=UPSERT,
+                data=codec.dumps(data),
+            )
+        )
+        self.emitted += 1
+        return (hlc, self.me)
+
+    def _settle_unique(self, table: Table, pk: str, state: _RowState, written: set[str]) -> set[str]:
+        """Resolve clashes of this lww row's unique values before it is written.
+
+        Returns the columns of *this* row that were renamed (to be written with it); a
+        clashing other row that loses is renamed here and now.
+        """
+        renamed: set[str] = set()
+        for cols, rename in collisions.unique_sets(table):
+            if not written.intersection(cols):
+                continue
+            encoded = self._current(table, pk, state, cols)
+            if encoded is None:
+                continue
+            values = {c: codec.decode_value(table.c[c], encoded[c]) for c in cols}
+            other = self._holder(table, cols, values, pk)
+            if other is None:
+                continue
+            other_state = self._state(table, other)
+            mine = max(state.versions.get(c, _NEVER) for c in cols)
+            theirs = max(other_state.versions.get(c, _NEVER) for c in cols)
+            if (mine, pk) > (theirs, other):
+                loser, loser_state, winner = pk, state, other
+            else:
+                loser, loser_state, winner = other, other_state, pk
+            new = self._free_value(table, cols, values, rename, loser)
+            loser_state.versions[rename] = self._emit(table, loser, {rename: new})
+            loser_state.values[rename] = new
+            if loser == pk:
+                renamed.add(rename)
+            else:
+                pk_col = next(iter(table.primary_key.columns))
+                self.s.execute(table.update().where(pk_col == other).values({rename: new}))
+            self.collisions.append(
+                collisions.alert_for(table.name, rename, str(values[rename]), winner, loser, new)
+            )
+            log.warning(
+                "unique collision %s.%s=%r: row %s renamed to %r",
+                table.name,
+                rename,
+                values[rename],
+                loser,
+                new,
+            )
+        return renamed
+
+    def _current(self, table: Table, pk: str, state: _RowState, cols: Sequence[str]) -> dict[str, Any] | None:
+        """The row's encoded values of ``cols`` (None if any is NULL: NULLs never clash)."""
+        out = {c: state.values[c] for c in cols if c in state.values}
+        missing = [c for c in cols if c not in out]
+        if missing:
+            pk_col = next(iter(table.primary_key.columns))
+            row = self.s.execute(select(*(table.c[c] for c in missing)).where(pk_col == pk)).first()
+            if row is None:
+                return None
+            out.update({c: codec.encode_value(table.c[c], v) for c, v in zip(missing, row, strict=True)})
+        return None if any(v is None for v in out.values()) else out
+
+    def _ledger_version(self, table: Table, pk: str, row: dict[str, Any] | None) -> Version:
+        """When a ledger row was written: its own (hlc, node_id) columns, else its change's."""
+        if row is not None and "hlc" in table.c and "node_id" in table.c:
+            return (int(row["hlc"] or 0), str(row["node_id"] or ""))
+        got = self.s.execute(
+            select(Change.hlc, Change.origin_node)
+            .where(Change.table_name == table.name, Change.pk == pk, Change.op == UPSERT)
+            .order_by(Change.hlc)
+            .limit(1)
+        ).first()
+        return _NEVER if got is None else (int(got[0]), str(got[1]))
+
+    def _settle_ledger_unique(self, table: Table, change: RemoteChange, row: dict[str, Any]) -> None:
+        """Ledger rows cannot be edited by a change: the loser's value is renamed as it is stored."""
+        for cols, rename in collisions.unique_sets(table):
+            if any(row.get(table.c[c].key) is None for c in cols):
+                continue
+            values = {c: row[table.c[c].key] for c in cols}
+            other = self._holder(table, cols, values, change.pk)
+            if other is None:
+                continue
+            pk_col = next(iter(table.primary_key.columns))
+            stored = self.s.execute(select(table).where(pk_col == other)).mappings().first()
+            theirs = self._ledger_version(table, other, dict(stored) if stored else None)
+            mine = self._ledger_version(table, change.pk, {c.name: row.get(c.key) for c in table.c})
+            if mine == _NEVER:
+                mine = change.version
+            loser, winner = (change.pk, other) if (mine, change.pk) > (theirs, other) else (other, change.pk)
+            new = self._free_value(table, cols, values, rename, loser)
+            if loser == change.pk:
+                row[table.c[rename].key] = new
+            else:
+                self.s.execute(table.update().where(pk_col == other).values({rename: new}))
+            self.collisions.append(
+                collisions.alert_for(table.name, rename, str(values[rename]), winner, loser, new)
+            )
 
 
 # --------------------------------------------------------------------------- apply
@@ -461,7 +576,11 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
         # Per origin HLC order is seq order; across origins it puts causes before effects
         # (parents before the sales that reference them).
         ready.sort(key=lambda c: c.version)
-        merger = _Merger(s)
+        if ready:
+            # before anything this merge writes itself (collision renames, alerts): those must
+            # be newer than every change they react to
+            capture.observe_hlc(s, max(c.hlc for c in ready))
+        merger = _Merger(s, me)
         current: RemoteChange | None = None
         try:
             for current in ready:
@@ -469,7 +588,6 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
             current = None
             if ready:
                 s.execute(insert(Change), [c.as_row() for c in ready])
-            _upsert_versions(s, merger.version_rows())
             capture.apply_derived(s, merger.moves, merger.credits)
             for origin, seq in advanced.items():
                 entry = s.get(VectorClockEntry, origin)
@@ -477,8 +595,6 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
                     s.add(VectorClockEntry(origin_node=origin, seq=seq))
                 else:
                     entry.seq = seq
-            if ready:
-                capture.observe_hlc(s, max(c.hlc for c in ready))
             s.flush()
         except IntegrityError as exc:
             where = (
@@ -492,12 +608,16 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
                 "clashes; nothing of this batch was applied"
             ) from exc
         oversell, credit = _invariants(s, merger.moves, merger.credits)
+        new_alerts = [*merger.collisions, *_alerts_of(oversell, credit)]
+        if new_alerts:
+            alerts_mod.record(s, me, new_alerts)
         clock.update(advanced)
+        clock[me] = _clock(s)[me]
     for a in oversell:
         log.warning("oversell after merge: SKU %s at %s on hand %d", a.sku_id, a.location_id, a.on_hand)
     for b in credit:
         log.warning("credit below zero after merge: customer %s balance %d", b.customer_id, b.balance_cents)
-    return ApplyResult(len(ready), skipped, deferred, oversell, credit, clock)
+    return ApplyResult(len(ready), skipped, deferred, oversell, credit, clock, merger.collisions)
 
 
 def _invariants(
@@ -526,3 +646,206 @@ def _invariants(
         )
         credit.extend(CreditAlert(str(a), int(b)) for a, b in balances)
     return oversell, credit
+
+
+def _alerts_of(oversell: Sequence[OversellAlert], credit: Sequence[CreditAlert]) -> list[alerts_mod.NewAlert]:
+    out = [
+        alerts_mod.NewAlert(
+            alerts_mod.OVERSELL,
+            alerts_mod.WARNING,
+            "skus",
+            a.sku_id,
+            f"Stock below zero after merging terminals' sales: on hand {a.on_hand} at location "
+            f"{a.location_id}. Two terminals sold the same copy while apart; both sales are kept — "
+            "find the item or contact the customer.",
+            {"sku_id": a.sku_id, "location_id": a.location_id, "on_hand": a.on_hand},
+            key=f"{a.location_id}:{a.on_hand}",
+        )
+        for a in oversell
+    ]
+    out.extend(
+        alerts_mod.NewAlert(
+            alerts_mod.NEGATIVE_CREDIT,
+            alerts_mod.WARNING,
+            "customers",
+            b.customer_id,
+            f"Store credit below zero after merging terminals: balance {b.balance_cents} cents. The "
+            "credit was spent on two terminals while apart; both are kept.",
+            {"customer_id": b.customer_id, "balance_cents": b.balance_cents},
+            key=str(b.balance_cents),
+        )
+        for b in credit
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- row records
+
+
+@dataclass(frozen=True, slots=True)
+class RowRecord:
+    """Everything one replica knows about one row, without its change history.
+
+    What full reconciliation transfers when clocks cannot be trusted. For an ``lww`` row:
+    the winning version and encoded value of each column (``values``/``versions``) and the
+    tombstone version; the receiver merges it column by column exactly like changes, so the
+    outcome is the same as if it had seen the history. For a ledger row: the row itself
+    (``values``), merged by union.
+    """
+
+    table_name: str
+    pk: str
+    values: dict[str, Any]
+    versions: dict[str, Version]
+    tombstone: Version | None = None
+
+
+def row_records(store: Store, table_name: str, pks: Sequence[str]) -> list[RowRecord]:
+    """This node's records of the given rows (rows it knows nothing about are left out)."""
+    model = replicated_tables()[table_name]
+    table = _Merger.table(model)
+    pk_col = next(iter(table.primary_key.columns))
+    out: list[RowRecord] = []
+    with store.read() as s:
+        rows: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(pks), 500):
+            for row in s.execute(select(table).where(pk_col.in_(list(pks[i : i + 500])))).mappings():
+                rows[str(row[pk_col.name])] = {
+                    c.name: codec.encode_value(c, row[c.name]) for c in table.columns
+                }
+        if model.__replication__ == "ledger":
+            return [RowRecord(table_name, pk, rows[pk], {}) for pk in pks if pk in rows]
+        merger = _Merger(s, store.node_id)
+        for pk in pks:
+            state = merger._state(table, pk)
+            live = rows.get(pk)
+            if not state.versions and state.tombstone == _NEVER and live is None:
+                continue
+            values = dict(state.values)
+            if live is not None:
+                for name in state.versions:
+                    values.setdefault(name, live[name])
+            versions = {name: v for name, v in state.versions.items() if name in values}
+            tomb = None if state.tombstone == _NEVER else state.tombstone
+            out.append(RowRecord(table_name, pk, values, versions, tomb))
+    return out
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    merged: int
+    oversell_alerts: list[OversellAlert] = field(default_factory=list)
+    credit_alerts: list[CreditAlert] = field(default_factory=list)
+    collisions: list[alerts_mod.NewAlert] = field(default_factory=list)
+
+
+def merge_records(store: Store, records: Sequence[RowRecord]) -> MergeResult:
+    """Merge a peer's row records in one transaction (full reconciliation, see :class:`RowRecord`).
+
+    Each lww record is replayed as one synthetic upsert per distinct column version plus
+    its tombstone, through the same merger as changes, so last-writer-wins, tombstones,
+    resurrection and unique collisions behave identically. The resulting per-column
+    versions and values are written to ``column_versions``: they are not in this node's
+    change log, and later merges must still see them.
+    """
+    floor = hlc_mod.now_floor()
+    for r in records:
+        for v in [*r.versions.values(), *([r.tombstone] if r.tombstone else [])]:
+            try:
+                hlc_mod.check_remote(v[0], floor)
+            except hlc_mod.ClockDriftError as exc:
+                raise hlc_mod.ClockDriftError(
+                    f"records rejected: {r.table_name} {r.pk} has an implausible clock — {exc}"
+                ) from exc
+    me = store.node_id
+    with store.uow() as uow:
+        s = uow.session
+        s.info["replaying"] = True
+        newest = max(
+            (v[0] for r in records for v in [*r.versions.values(), *([r.tombstone] if r.tombstone else [])]),
+            default=0,
+        )
+        if newest:
+            capture.observe_hlc(s, newest)
+        merger = _Merger(s, me)
+        touched: set[tuple[str, str]] = set()
+        try:
+            for r in records:
+                model = merger.models.get(r.table_name)
+                if model is None:
+                    raise ApplyError(f"{r.table_name!r} is not a replicated table")
+                if model.__replication__ == "ledger":
+                    hlc = int(r.values.get("hlc") or 0)
+                    node = str(r.values.get("node_id") or "")
+                    merger.apply(
+                        RemoteChange(node, 0, hlc, r.table_name, r.pk, UPSERT, codec.dumps(r.values))
+                    )
+                    continue
+                by_version: dict[Version, dict[str, Any]] = {}
+                for name, version in r.versions.items():
+                    by_version.setdefault(version, {})[name] = r.values[name]
+                steps: list[tuple[Version, RemoteChange]] = [
+                    (v, RemoteChange(v[1], 0, v[0], r.table_name, r.pk, UPSERT, codec.dumps(data)))
+                    for v, data in by_version.items()
+                ]
+                if r.tombstone is not None:
+                    t = r.tombstone
+                    steps.append((t, RemoteChange(t[1], 0, t[0], r.table_name, r.pk, DELETE, None)))
+                for _, change in sorted(steps, key=lambda x: x[0]):
+                    merger.apply(change)
+                touched.add((r.table_name, r.pk))
+            _write_versions(s, merger, touched)
+            capture.apply_derived(s, merger.moves, merger.credits)
+            s.flush()
+        except IntegrityError as exc:
+            reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+            raise ApplyError(f"records rolled back: {reason}; nothing was merged") from exc
+        oversell, credit = _invariants(s, merger.moves, merger.credits)
+        new_alerts = [*merger.collisions, *_alerts_of(oversell, credit)]
+        if new_alerts:
+            alerts_mod.record(s, me, new_alerts)
+    return MergeResult(len(records), oversell, credit, merger.collisions)
+
+
+def _write_versions(session: Session, merger: _Merger, touched: set[tuple[str, str]]) -> None:
+    """Persist the merged per-column versions (and values) of the touched lww rows."""
+    rows: list[dict[str, Any]] = []
+    for key in sorted(touched):
+        state = merger.rows.get(key)
+        if state is None:
+            continue
+        table_name, pk = key
+        for name, (hlc, node) in state.versions.items():
+            value = json.dumps(state.values[name]) if name in state.values else None
+            rows.append(
+                {
+                    "table_name": table_name,
+                    "pk": pk,
+                    "column_name": name,
+                    "hlc": hlc,
+                    "node": node,
+                    "value": value,
+                }
+            )
+        if state.tombstone != _NEVER:
+            hlc, node = state.tombstone
+            rows.append(
+                {
+                    "table_name": table_name,
+                    "pk": pk,
+                    "column_name": TOMBSTONE,
+                    "hlc": hlc,
+                    "node": node,
+                    "value": None,
+                }
+            )
+    table = ColumnVersion.__table__
+    assert isinstance(table, Table)
+    for i in range(0, len(rows), 2000):
+        capture.upsert(
+            session,
+            table,
+            ["table_name", "pk", "column_name"],
+            rows[i : i + 2000],
+            lambda excluded: {"hlc": excluded.hlc, "node": excluded.node, "value": excluded.value},
+        )

@@ -7,11 +7,20 @@ from vaultsync.store.models.events import Event, EventEntry
 from vaultsync.store.models.inventory_ops import ReorderPoint, StockCount, StockCountEntry
 from vaultsync.store.models.locations import Location
 from vaultsync.store.models.pos import Cart, GiftCard, GiftCardEntry, PrintJob
-from vaultsync.store.models.pricing import PriceReview, PriceUpdate
+from vaultsync.store.models.pricing import PriceFeed, PriceFeedState, PriceReview, PriceRule, PriceUpdate
 from vaultsync.store.models.settings import Setting
 from vaultsync.store.models.shifts import CashMovement, Shift
 from vaultsync.store.models.stock import StockLevel, StockMovement
-from vaultsync.store.models.sync_meta import Change, Node, NodeState, PeerLink, VectorClockEntry
+from vaultsync.store.models.sync_alerts import SyncAlert
+from vaultsync.store.models.sync_meta import (
+    Change,
+    CompactionFloor,
+    Node,
+    NodeState,
+    PeerLink,
+    VectorClockEntry,
+)
+from vaultsync.store.models.sync_net import PairingCode
 from vaultsync.store.models.sync_versions import ColumnVersion
 from vaultsync.store.models.transactions import Counter, Transaction, TransactionLine, TransactionTender
 from vaultsync.store.models.users import LoginThrottle, Station, User
@@ -23,6 +32,7 @@ __all__ = [
     "CashMovement",
     "Change",
     "ColumnVersion",
+    "CompactionFloor",
     "Counter",
     "CreditEntry",
     "Customer",
@@ -36,8 +46,12 @@ __all__ = [
     "LoginThrottle",
     "Node",
     "NodeState",
+    "PairingCode",
     "PeerLink",
+    "PriceFeed",
+    "PriceFeedState",
     "PriceReview",
+    "PriceRule",
     "PriceUpdate",
     "PrintJob",
     "Product",
@@ -50,6 +64,7 @@ __all__ = [
     "StockCountEntry",
     "StockLevel",
     "StockMovement",
+    "SyncAlert",
     "Transaction",
     "TransactionLine",
     "TransactionTender",

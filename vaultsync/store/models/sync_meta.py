@@ -94,3 +94,18 @@ class PeerLink(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_clock: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class CompactionFloor(Base):
+    """Per origin, the highest seq whose change-log entries this node has compacted away.
+
+    Changes at or below the floor are no longer in the log: a peer whose clock is below
+    it cannot be served by the diff and is told to reconcile (or bootstrap) instead. The
+    versions and values of compacted ``lww`` columns live on in ``column_versions``.
+    """
+
+    __tablename__ = "compaction_floor"
+    __replication__ = "local"
+
+    origin_node: Mapped[str] = mapped_column(String(NODE_LEN), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -6,13 +6,17 @@ of each row, or a late, older change would overwrite a newer value. ``column_ver
 is that durable memory. A row's tombstone is stored under the reserved column name
 :data:`TOMBSTONE` so a late older upsert cannot resurrect a deleted row.
 
-Local writes are not recorded here (change capture only writes the change log); the
+Neither local writes nor applied remote ones are recorded here while their change-log
+entries exist (the log already holds version and value, and writing ~25 version rows per
+replicated row would halve merge speed). Compaction (:mod:`vaultsync.sync.compaction`)
+folds the entries it drops into this table — version *and* value, so a row deleted after
+its history was compacted can still be rebuilt by a newer concurrent update — and the
 merge takes the maximum of this table and the change log, see :mod:`vaultsync.sync.apply`.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vaultsync.store.base import Base
@@ -33,3 +37,6 @@ class ColumnVersion(Base):
     column_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     hlc: Mapped[int] = mapped_column(BigInteger)
     node: Mapped[str] = mapped_column(String(NODE_LEN))
+    #: the column's value as the change log encodes it (JSON text); NULL for TOMBSTONE rows and
+    #: for versions recorded before values were kept (value then only in the row itself)
+    value: Mapped[str | None] = mapped_column(Text, default=None)
