@@ -127,6 +127,9 @@ def test_receive_transfer_write_off_and_history(manager: TestClient, pos: Pos) -
     assert r.status_code == 201, r.text
     where = manager.get(f"{V1}/skus/{pos.nm_id}/where").json()
     assert [(w["path"], w["on_hand"]) for w in where] == [("Case 1", 3), ("Case 1 › Binder 3", 2)]
+    inside = manager.get(f"{V1}/locations/{binder}/contents").json()
+    assert [(i["sku_code"], i["on_hand"]) for i in inside] == [("MTG-DMU-107-NM", 2)]
+    assert manager.get(f"{V1}/locations/nowhere/contents").status_code == 404
     r = manager.post(
         f"{V1}/stock/write-off",
         json={"sku_id": pos.nm_id, "location_id": binder, "quantity": 1, "reason": "damaged"},
@@ -211,7 +214,7 @@ def test_csv_import_preview_then_commit(manager: TestClient, pos: Pos) -> None:
     assert r.status_code == 422 and "unknown column" in r.json()["error"]
 
 
-def test_label_sheet_and_print(manager: TestClient, pos: Pos) -> None:
+def test_label_sheet_and_print(manager: TestClient, pos: Pos, services: Services) -> None:
     r = manager.post(f"{V1}/labels/sheet?format=pdf", json={"labels": [{"sku_id": pos.nm_id, "copies": 3}]})
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     assert r.content.startswith(b"%PDF-")
@@ -219,7 +222,9 @@ def test_label_sheet_and_print(manager: TestClient, pos: Pos) -> None:
     assert r.content.startswith(b"\x89PNG")
     r = manager.post(f"{V1}/labels/sheet", json={"labels": [{"sku_id": "nope"}]})
     assert r.status_code == 404
-    r = manager.post(
-        f"{V1}/labels/print", json={"labels": [{"sku_id": pos.nm_id}], "station_id": pos.station_id}
-    )
+    body = {"labels": [{"sku_id": pos.nm_id}], "station_id": pos.station_id}
+    r = manager.post(f"{V1}/labels/print", json=body)
+    assert r.status_code == 409 and "no printer" in r.json()["error"]
+    services.stations.update(pos.station_id, printer_uri="dummy://labels")
+    r = manager.post(f"{V1}/labels/print", json=body)
     assert r.status_code == 202 and r.json()["job_id"]

@@ -240,3 +240,11 @@ def test_where_it_lives_for_the_register_and_kiosk(pos: Pos, catalog: CatalogSer
     assert row.where == "Case 1 (3)"
     assert inventory.where_is(pos.empty_id) == []
     assert inventory.search("MTG-DMU-107-HP").rows[0].where is None
+
+
+def test_a_shelf_price_below_cost_is_left_to_the_pricing_screen(pos: Pos, catalog: CatalogService) -> None:
+    with pytest.raises(ConflictError, match="below the cost"):
+        catalog.update_sku(pos.nm_id, {"shelf_price_cents": 3999}, actor=pos.manager)
+    assert sku_of(pos.store, pos.nm_id).shelf_price_cents == 7499
+    catalog.update_sku(pos.nm_id, {"shelf_price_cents": 3999, "cost_basis_cents": 3000}, actor=pos.manager)
+    assert sku_of(pos.store, pos.nm_id).shelf_price_cents == 3999

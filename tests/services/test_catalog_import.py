@@ -158,3 +158,9 @@ def test_default_location_for_rows_without_one(pos: Pos, importer: CatalogImport
     assert report.errors[0].column == "location"
     report = importer.run(data, actor=pos.manager, dry_run=False, default_location_id=pos.case_id)
     assert report.committed and report.units_received == 4
+
+
+def test_an_in_stock_slab_cannot_be_imported_again(pos: Pos, importer: CatalogImportService) -> None:
+    data = "sku_code,quantity,location\nMTG-DMU-107-PSA10,1,Case 1\n"
+    report = importer.run(data, actor=pos.manager)
+    assert report.errors[0].column == "quantity" and "serialized" in report.errors[0].message

@@ -444,3 +444,22 @@ def test_bulk_bases_agree_with_the_single_line_sum(pos: Pos, ops: StockOpsServic
         assert len(entries) == 4
         for e in entries:
             assert bases.get(e.id, 0) == position_sum(s, e.sku_id, e.location_id, e.hlc)
+    view = ops.count(count.id)
+    for line in view.lines:
+        assert ops.count_line(count.id, line.sku_id, line.location_id) == line
+
+
+def test_location_units_and_contents(pos: Pos, ops: StockOpsService) -> None:
+    binder = add_location(pos.store, "Binder 3", pos.case_id)
+    ops.transfer(pos.nm_id, pos.case_id, binder, 1, actor=pos.manager)
+    assert ops.location_units() == {pos.case_id: 2 + 1 + 1000, binder: 1}
+    inside = ops.contents(pos.case_id)
+    assert [(i.location, i.sku_code, i.on_hand) for i in inside] == [
+        ("Main › Case 1", "MTG-BULK", 1000),
+        ("Main › Case 1", "MTG-DMU-107-NM", 2),
+        ("Main › Case 1", "MTG-DMU-107-PSA10", 1),
+        ("Main › Case 1 › Binder 3", "MTG-DMU-107-NM", 1),
+    ]
+    assert [i.sku_code for i in ops.contents(binder)] == ["MTG-DMU-107-NM"]
+    with pytest.raises(NotFoundError):
+        ops.contents("nowhere")

@@ -78,3 +78,4 @@ def movements(store: Store, sku_id: str) -> list[tuple[str, int, str]]:
             )
         )
         return sorted((str(i), int(d), str(r)) for i, d, r in rows)
+

@@ -102,8 +102,10 @@ async def test_new_item_and_edit(user: User) -> None:
     user.find(marker="edit-sku-ok").click()
     await eventually(lambda: "negative" in label_text(user, "edit-sku-error"))
     user.find(marker="edit-price").clear().type("0.75")
+    user.find(marker="edit-name").clear().type("Ornithopter (borderless)")
     user.find(marker="edit-sku-ok").click()
     await eventually(lambda: label_text(user, "detail-price") == "$0.75")
+    assert label_text(user, "detail-name") == "Ornithopter (borderless)"
 
 
 async def test_duplicate_cert_is_refused_in_the_form(user: User) -> None:
@@ -117,8 +119,16 @@ async def test_duplicate_cert_is_refused_in_the_form(user: User) -> None:
     user.find(marker="new-name").type("Charizard")
     user.find(marker="new-grade").type("10")
     user.find(marker="new-cert").type("81234567")  # already on the seeded slab
+    user.find(marker="new-sub-grades").type("centering=9.5; corners=10")
     user.find(marker="new-item-ok").click()
     await eventually(lambda: "possible fraud" in label_text(user, "new-item-error"))
+    user.find(marker="new-cert").clear().type("81234568")
+    user.find(marker="new-item-ok").click()
+    await user.should_see(marker="detail", retries=40)
+    assert label_text(user, "fact:Grade") == "PSA 10"
+    assert label_text(user, "fact:Sub-grades") == "centering 9.5, corners 10"
+    slab = services().inventory.detail(services().catalog.find("81234568"))
+    assert slab.sub_grades == {"centering": "9.5", "corners": "10"}
 
 
 # ---------------------------------------------------------------------- stock operations
@@ -181,8 +191,14 @@ async def test_labels_for_ticked_rows_go_to_the_printer_queue(user: User) -> Non
     table = element(user, "results")
     await eventually(lambda: len(table.rows) > 2)
     table.selected = table.rows[:2]
+    svc = services()
+    station = svc.stations.local(svc.config.station_role)
+    svc.stations.update(station.id, printer_uri="none")
     user.find(marker="tool-labels").click()
     await user.should_see(marker="labels-print", retries=20)
+    user.find(marker="labels-print").click()
+    await eventually(lambda: "has no printer set up" in label_text(user, "labels-error"))
+    svc.stations.update(station.id, printer_uri="dummy://labels")
     user.find(marker="labels-print").click()
     await eventually(lambda: "printer" in label_text(user, "labels-status"))
     with services().store.read() as s:
@@ -356,3 +372,22 @@ async def test_register_search_shows_where_the_card_lives(user: User) -> None:
     await eventually(lambda: len(user.find(marker="search-where").elements) >= 1)
     wheres = sorted(e.text for e in user.find(marker="search-where").elements)
     assert "Where: Case 2 › Row A (2), Backroom (1)" in wheres
+
+
+async def test_locations_add_and_look_inside(user: User) -> None:
+    await login_password(user, MANAGER, path="/login?redirect_to=/inventory/locations")
+    await user.should_see(marker="locations", retries=40)
+    rows = {r["path"]: r for r in element(user, "locations").rows}
+    assert rows[ROW_A]["units"] == 2 + 1 + 4  # Sheoldred NM, the Charizard slab, Charizard ex
+    user.find(marker="location-name").type("Binder 7")
+    set_value(user, "location-parent", location_id("Main Store › Case 2"))
+    user.find(marker="location-add").click()
+    await eventually(
+        lambda: "Main Store › Case 2 › Binder 7" in {r["path"] for r in element(user, "locations").rows}
+    )
+    user.find(marker="location-name").type("Binder 7")
+    user.find(marker="location-add").click()
+    await eventually(lambda: "already" in label_text(user, "location-error"))
+    user.find(marker="locations").trigger("rowClick", location_id(ROW_A))
+    await eventually(lambda: len(element(user, "location-content").rows) == 3)
+    assert label_text(user, "location-content-title") == f"In {ROW_A}"

@@ -21,7 +21,14 @@ from ui.context import get_services, off_loop
 from ui.layout import app_page, error_text
 from ui.nav import INVENTORY_PATH
 from ui.pages import inventory_tools as tools
-from ui.pages.inventory_paths import COUNTS_PATH, IMPORT_PATH, PRICE_HISTORY_PATH, RECEIVE_PATH, REPORTS_PATH
+from ui.pages.inventory_paths import (
+    COUNTS_PATH,
+    IMPORT_PATH,
+    LOCATIONS_PATH,
+    PRICE_HISTORY_PATH,
+    RECEIVE_PATH,
+    REPORTS_PATH,
+)
 from ui.session import SessionUser
 from vaultsync.domain.enums import Condition, Finish, Role
 from vaultsync.domain.money import format_cents
@@ -232,6 +239,7 @@ class InventoryBrowser:
             link("Counts", "fact_check", COUNTS_PATH, "tool-counts")
             link("Import CSV", "upload_file", IMPORT_PATH, "tool-import")
             link("Valuation & low stock", "insights", REPORTS_PATH, "tool-reports")
+            link("Locations", "place", LOCATIONS_PATH, "tool-locations")
             ui.space()
             ui.button("Labels for ticked", icon="label", on_click=self._selected_labels).props(
                 "outline no-caps"
@@ -424,6 +432,8 @@ class InventoryBrowser:
                 ("Cert number", d.cert_number or DASH),
                 ("Barcode", row.barcode or DASH),
             ]
+            if d.sub_grades:
+                facts.append(("Sub-grades", ", ".join(f"{k} {v}" for k, v in d.sub_grades.items())))
             if self.user.role.at_least(Role.MANAGER):  # what the shop paid is not for the counter
                 cost = (
                     format_cents(d.cost_basis_cents, self.symbol) if d.cost_basis_cents is not None else DASH

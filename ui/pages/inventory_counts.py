@@ -9,6 +9,7 @@ the register while the count runs stay sold after the commit (see ``services/sto
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from nicegui import ui
@@ -211,7 +212,14 @@ class CountScreen:
             return
         self.last.set_text(f"{line.name} ({line.sku_code}): {line.counted} counted")
         self.code.set_value("")
-        await self._reload()
+        # update just this line: a big binder's count stays quick to scan into
+        others = [
+            li for li in self.view.lines if (li.sku_id, li.location_id) != (line.sku_id, line.location_id)
+        ]
+        self.view = replace(
+            self.view, lines=sorted([*others, line], key=lambda li: (li.location, li.name, li.sku_code))
+        )
+        self._show()
 
     async def _commit(self) -> None:
         zero = bool(self.zero.value)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from ui.nav import NavItem
 from ui.nav import register as add_nav
-from ui.pages import inventory_counts, inventory_import, inventory_receive, inventory_reports
+from ui.pages import (
+    inventory_counts,
+    inventory_import,
+    inventory_locations,
+    inventory_receive,
+    inventory_reports,
+)
 from ui.pages.inventory_paths import COUNTS_PATH, RECEIVE_PATH, REPORTS_PATH
 from vaultsync.domain.enums import Role
 
@@ -14,6 +20,7 @@ def register() -> None:
     inventory_receive.register()
     inventory_import.register()
     inventory_reports.register()
+    inventory_locations.register()
     add_nav(
         NavItem(
             COUNTS_PATH,

@@ -6,6 +6,7 @@ RECEIVE_PATH = "/inventory/receive"
 COUNTS_PATH = "/inventory/counts"
 IMPORT_PATH = "/inventory/import"
 REPORTS_PATH = "/inventory/reports"
+LOCATIONS_PATH = "/inventory/locations"
 #: the pricing work's per-SKU price history page
 PRICE_HISTORY_PATH = "/pricing/sku/{sku_id}"
 

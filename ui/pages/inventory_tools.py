@@ -94,6 +94,10 @@ async def edit_sku(actor: UserView, d: SkuDetail) -> bool:
     box = ActionDialog(f"Edit {d.row.sku_code}", "edit", "edit-sku")
     graded = d.row.grader is not None
     with box.body:
+        name = ui.input("Name", value=d.row.name).props("outlined").classes("w-full").mark("edit-name")
+        with ui.row().classes("w-full gap-2 no-wrap"):
+            number = ui.input("Number", value=d.row.collector_number or "").props("outlined").classes("grow")
+            rarity = ui.input("Rarity", value=d.rarity or "").props("outlined").classes("grow")
         price = money_input("Shelf price", d.row.shelf_price_cents, "edit-price")
         cost = money_input("Cost basis", d.cost_basis_cents, "edit-cost")
         with ui.row().classes("w-full gap-2 no-wrap"):
@@ -105,6 +109,7 @@ async def edit_sku(actor: UserView, d: SkuDetail) -> bool:
             )
             finish = ui.select(FINISHES, value=d.row.finish, label="Finish").props("outlined").classes("grow")
             language = ui.input("Language", value=d.row.language).props("outlined").classes("w-24")
+        notes = ui.input("Notes", value=d.notes or "").props("outlined").classes("w-full").mark("edit-notes")
         barcode = (
             ui.input("Barcode (UPC/EAN or any code)", value=d.row.barcode or "")
             .props("outlined")
@@ -135,7 +140,25 @@ async def edit_sku(actor: UserView, d: SkuDetail) -> bool:
         if graded and cert is not None and grade is not None:
             changes["grade"] = str(grade.value or "").strip()
             changes["cert_number"] = str(cert.value or "").strip()
-        return lambda: catalog.update_sku(d.row.sku_id, changes, actor=actor)
+        if (str(notes.value or "").strip() or None) != d.notes:
+            changes["notes"] = str(notes.value or "").strip() or None
+        product_changes = {
+            key: value
+            for key, value, before in (
+                ("name", str(name.value or "").strip(), d.row.name),
+                ("collector_number", str(number.value or "").strip() or None, d.row.collector_number),
+                ("rarity", str(rarity.value or "").strip() or None, d.rarity),
+            )
+            if value != before
+        }
+
+        def save() -> None:
+            # the product first: a refused product edit leaves the SKU untouched too
+            if product_changes and d.product_id:
+                catalog.update_product(d.product_id, product_changes, actor=actor)
+            catalog.update_sku(d.row.sku_id, changes, actor=actor)
+
+        return save
 
     box.submit_button("Save", action, icon="save")
     return await box.run()
@@ -364,6 +387,12 @@ async def new_item(actor: UserView) -> str | None:
             )
             grade = ui.input("Grade").props("outlined").classes("w-28").mark("new-grade")
             cert = ui.input("Certificate number").props("outlined").classes("grow").mark("new-cert")
+        sub_grades = (
+            ui.input("Sub-grades (e.g. centering=9.5; corners=9)")
+            .props("outlined")
+            .classes("w-full")
+            .mark("new-sub-grades")
+        )
         with ui.row().classes("w-full gap-2 no-wrap"):
             price = money_input("Shelf price", None, "new-price")
             barcode = ui.input("Barcode").props("outlined").classes("w-full").mark("new-barcode")
@@ -383,6 +412,7 @@ async def new_item(actor: UserView) -> str | None:
         )
         cents = read_money(price, "shelf price", optional=True) or 0
         graded = bool(grader.value)
+        subs = parse_sub_grades(str(sub_grades.value or ""))
 
         def create() -> None:
             created["sku"] = services.catalog.create_item(
@@ -394,6 +424,7 @@ async def new_item(actor: UserView) -> str | None:
                     grader=str(grader.value) if graded else None,
                     grade=str(grade.value or "").strip() or None,
                     cert_number=str(cert.value or "").strip() or None,
+                    sub_grades=subs,
                     barcode=str(barcode.value or "").strip() or None,
                     shelf_price_cents=cents,
                 ),
@@ -404,6 +435,19 @@ async def new_item(actor: UserView) -> str | None:
 
     box.submit_button("Create", action, icon="add")
     return created.get("sku") if await box.run() else None
+
+
+def parse_sub_grades(text: str) -> dict[str, str] | None:
+    """ "centering=9.5; corners=9" -> {"centering": "9.5", "corners": "9"}; the service checks values."""
+    out: dict[str, str] = {}
+    for part in text.replace(",", ";").split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError("sub-grades look like centering=9.5; corners=9")
+        out[key.strip()] = value.strip()
+    return out or None
 
 
 def price_text(cents: int | None, symbol: str) -> str:

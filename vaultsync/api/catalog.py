@@ -174,6 +174,12 @@ def router(services: Services) -> APIRouter:
             )
         }
 
+    @r.get("/locations/{location_id}/contents")
+    def contents(user: User, location_id: str) -> list[dict[str, Any]]:
+        """What is at a location and below it ("what is in Binder 3")."""
+        require_role(user, Role.CASHIER)
+        return [asdict(i) for i in services.stock.contents(location_id)]
+
     @r.get("/skus/{sku_id}/where")
     def where(user: User, sku_id: str) -> list[dict[str, Any]]:
         """Where the copies live ("Case B › Binder 3"): for the register and the price-check kiosk."""

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from vaultsync.domain.enums import Condition, Finish, Grader, ProductKind, Role
 from vaultsync.domain.errors import ConflictError, NotFoundError, ValidationError
-from vaultsync.domain.money import MAX_CENTS
+from vaultsync.domain.money import MAX_CENTS, format_cents
 from vaultsync.services import audit
 from vaultsync.services.auth import UserView, require_role
 from vaultsync.services.inventory import location_paths
@@ -605,6 +605,17 @@ class CatalogService:
                 )
                 before = {k: getattr(sku, k) for k in changes}
                 old_price = sku.shelf_price_cents
+                new_price, new_cost = values["shelf_price_cents"], values["cost_basis_cents"]
+                if (
+                    "shelf_price_cents" in changes
+                    and new_price != old_price
+                    and new_cost is not None
+                    and new_price < new_cost
+                ):
+                    raise ConflictError(
+                        f"{format_cents(new_price)} is below the cost of {format_cents(new_cost)}: set a "
+                        "price below cost on the pricing screen, where a manager confirms it"
+                    )
                 for key, value in changes.items():
                     if key == "is_active":
                         sku.is_active = bool(value)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -37,10 +37,19 @@ from vaultsync.domain.ids import new_id
 from vaultsync.domain.money import MoneyError, parse_cents
 from vaultsync.services import audit
 from vaultsync.services.auth import UserView, require_role
-from vaultsync.services.catalog import CatalogService, ProductInput, SkuInput
+from vaultsync.services.catalog import (
+    LANG_RE,
+    MAX_NAME,
+    SKU_CODE_RE,
+    CatalogService,
+    ProductInput,
+    SkuInput,
+    _clean,
+    suggest_sku_code,
+)
 from vaultsync.services.inventory import location_paths
 from vaultsync.services.stock_ops import MAX_UNITS, weighted_average_cost
-from vaultsync.store import Store
+from vaultsync.store import Store, capture
 from vaultsync.store.models import (
     CardSet,
     Game,
@@ -51,6 +60,7 @@ from vaultsync.store.models import (
     StockLevel,
     StockMovement,
 )
+from vaultsync.store.types import utcnow
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 500_000
@@ -98,6 +108,9 @@ class _Plan:
     cost_cents: int | None
     quantity: int
     location_id: str | None
+    #: new SKUs: the checked column values (code included) and the product's columns
+    sku_values: dict[str, Any] | None = None
+    product_values: dict[str, Any] | None = None
 
 
 @dataclass
@@ -160,13 +173,24 @@ class _Lookups:
 
     def __init__(self, s: Session) -> None:
         self.games = {code.upper(): gid for gid, code in s.execute(select(Game.id, Game.code))}
-        self.sets = {
-            (gid, code.upper()): sid
-            for sid, gid, code in s.execute(select(CardSet.id, CardSet.game_id, CardSet.code))
-        }
+        self.game_codes = {gid: code for gid, code in s.execute(select(Game.id, Game.code))}
+        self.sets: dict[tuple[str, str], str] = {}
+        self.set_codes: dict[str, str] = {}
+        for sid, gid, code in s.execute(select(CardSet.id, CardSet.game_id, CardSet.code)):
+            self.sets[(gid, code.upper())] = sid
+            self.set_codes[sid] = code
         self.sku_codes: dict[str, str] = {code: sid for code, sid in s.execute(select(Sku.sku_code, Sku.id))}
         self.certs: set[str] = set(s.scalars(select(Sku.cert_number).where(Sku.cert_number.is_not(None))))
         self.serialized = set(s.scalars(select(Sku.id).where(Sku.serialized.is_(True))))
+        self.in_stock_serialized = set(
+            s.scalars(
+                select(StockLevel.sku_id)
+                .join(Sku, Sku.id == StockLevel.sku_id)
+                .where(Sku.serialized.is_(True))
+                .group_by(StockLevel.sku_id)
+                .having(func.sum(StockLevel.on_hand) > 0)
+            )
+        )
         self.locations = self._locations(s)
         self.products = {
             (gid, sid, (num or "").upper(), name.lower()): pid
@@ -307,7 +331,9 @@ class CatalogImportService:
             raise _RowProblem("sku_code", f"SKU code {code} appears twice in this file")
         if code and code in look.sku_codes:
             sku_id = look.sku_codes[code]
-            if sku_id in look.serialized and quantity > 1:
+            if sku_id in look.serialized and (
+                quantity > 1 or (quantity and sku_id in look.in_stock_serialized)
+            ):
                 raise _RowProblem("quantity", f"{code} is a serialized item: only one can be in stock")
             file_codes.add(code)
             return _Plan(line, sku_id, None, None, None, price, cost, quantity, location_id)
@@ -362,22 +388,54 @@ class CatalogImportService:
         # the same checks as creating by hand, without touching the database
         probe = Product(game_id=game_id, set_id=set_id, kind=kind, name=name, language=product.language)
         try:
-            _check_product(product)
-            self.catalog.check_sku(probe, sku)
+            product_values = _check_product(product, game_id, set_id)
+            values = self.catalog.check_sku(probe, replace(sku, language=sku.language or product.language))
         except VaultSyncError as exc:
             raise _RowProblem(None, str(exc)) from None
         if code:
-            file_codes.add(code)
+            if not SKU_CODE_RE.match(code):
+                raise _RowProblem("sku_code", "a SKU code is up to 64 letters, digits, '-', '.', '/' or '_'")
+        else:
+            normalized = replace(
+                sku,
+                condition=values["condition"],
+                finish=values["finish"],
+                language=values["language"],
+                grader=values["grader"],
+                grade=values["grade"],
+            )
+            base = suggest_sku_code(
+                look.game_codes[game_id],
+                look.set_codes.get(set_id) if set_id else None,
+                product.collector_number,
+                name,
+                normalized,
+            )
+            code, n = base, 1
+            while code in look.sku_codes or code in file_codes:
+                n += 1
+                code = f"{base}-{n}"
+        file_codes.add(code)
         if cert:
             file_certs.add(cert)
+        values["sku_code"] = code
         key = (game_id, set_id, (product.collector_number or "").upper(), name.lower())
-        return _Plan(line, None, key, product, sku, price, cost, quantity, location_id)
+        return _Plan(
+            line, None, key, product, sku, price, cost, quantity, location_id, values, product_values
+        )
 
     # ------------------------------------------------------------------ apply
 
     def _apply(self, plans: list[_Plan], actor: UserView, report: ImportReport) -> int:
+        """Write the plan in one unit of work; new rows go through the bulk capture path.
+
+        Products, SKUs and movements are inserted with :func:`capture.bulk_insert` (change log
+        included), existing SKUs' price and cost changes through the ORM. Uniqueness (SKU
+        codes, certificate numbers) was checked in the plan and is enforced again by the
+        database's unique indexes: a clash with a row written meanwhile rolls everything back.
+        """
         import_id = new_id()
-        created_products = 0
+        now = utcnow()
         with self.store.uow() as uow, uow.session.no_autoflush:
             s = uow.session
             look_products = {
@@ -388,10 +446,19 @@ class CatalogImportService:
                     )
                 )
             }
+            product_rows: list[dict[str, Any]] = []
+            sku_rows: list[dict[str, Any]] = []
+            move_rows: list[dict[str, Any]] = []
             pending_units: dict[str, int] = {}
+            existing = {p.existing_sku_id for p in plans if p.existing_sku_id}
+            skus = (
+                {sku.id: sku for sku in s.scalars(select(Sku).where(Sku.id.in_(existing)))}
+                if existing
+                else {}
+            )
             for p in plans:
                 if p.existing_sku_id is not None:
-                    sku = s.get(Sku, p.existing_sku_id)
+                    sku = skus.get(p.existing_sku_id)
                     if sku is None:
                         raise ValidationError(f"row {p.row}: the SKU was deleted meanwhile")
                     if p.price_cents is not None and p.price_cents != sku.shelf_price_cents:
@@ -411,30 +478,44 @@ class CatalogImportService:
                         sku.cost_basis_cents = weighted_average_cost(
                             on_hand, sku.cost_basis_cents, p.quantity, p.cost_cents
                         )
+                    sku_id = sku.id
                 else:
-                    assert p.product is not None and p.sku is not None and p.product_key is not None
+                    assert p.product_key is not None and p.product_values is not None and p.sku_values
                     product_id = look_products.get(p.product_key)
                     if product_id is None:
-                        s.flush()
-                        product = self.catalog.add_product(s, p.product)
-                        product_id = product.id
-                        look_products[p.product_key] = product_id
-                        created_products += 1
-                    s.flush()
-                    sku = self.catalog.add_sku(s, SkuInput(**{**p.sku.__dict__, "product_id": product_id}))
-                if p.quantity and p.location_id:
-                    pending_units[sku.id] = pending_units.get(sku.id, 0) + p.quantity
-                    s.add(
-                        StockMovement(
-                            sku_id=sku.id,
-                            location_id=p.location_id,
-                            delta=p.quantity,
-                            reason=MovementReason.RECEIVE.value,
-                            ref_type="import",
-                            ref_id=import_id,
-                            user_id=actor.id,
+                        product_id = new_id()
+                        product_rows.append(
+                            {"id": product_id, "created_at": now, "updated_at": now, **p.product_values}
                         )
+                        look_products[p.product_key] = product_id
+                    sku_id = new_id()
+                    sku_rows.append(
+                        {
+                            "id": sku_id,
+                            "product_id": product_id,
+                            "created_at": now,
+                            "updated_at": now,
+                            **p.sku_values,
+                        }
                     )
+                if p.quantity and p.location_id:
+                    pending_units[sku_id] = pending_units.get(sku_id, 0) + p.quantity
+                    move_rows.append(
+                        {
+                            "sku_id": sku_id,
+                            "location_id": p.location_id,
+                            "delta": p.quantity,
+                            "reason": MovementReason.RECEIVE.value,
+                            "ref_type": "import",
+                            "ref_id": import_id,
+                            "user_id": actor.id,
+                            "created_at": now,
+                        }
+                    )
+            s.flush()
+            capture.bulk_insert(s, Product, product_rows)
+            capture.bulk_insert(s, Sku, sku_rows)
+            capture.bulk_insert(s, StockMovement, move_rows)
             audit.record(
                 s,
                 "catalog.import",
@@ -445,13 +526,13 @@ class CatalogImportService:
                     "rows": report.rows,
                     "imported_rows": len(plans),
                     "error_rows": report.error_rows,
-                    "products_created": created_products,
-                    "skus_created": report.skus_created,
+                    "products_created": len(product_rows),
+                    "skus_created": len(sku_rows),
                     "skus_updated": report.skus_updated,
                     "units": report.units_received,
                 },
             )
-        return created_products
+        return len(product_rows)
 
 
 class _RowProblem(Exception):
@@ -503,11 +584,23 @@ def _sub_grades(text: str | None) -> dict[str, str] | None:
     return out or None
 
 
-def _check_product(product: ProductInput) -> None:
-    if not product.name.strip():
-        raise ValidationError("a product name is required")
-    if len(product.name) > 200:
-        raise ValidationError("a product name is limited to 200 characters")
+def _check_product(product: ProductInput, game_id: str, set_id: str | None) -> dict[str, Any]:
+    """The product's column values after the checks ``CatalogService.add_product`` makes."""
+    language = (product.language or "EN").strip().upper()
+    if not LANG_RE.match(language):
+        raise ValidationError("a language is a 2-3 letter code (EN, JP, DE...)")
+    return {
+        "game_id": game_id,
+        "set_id": set_id,
+        "kind": product.kind,
+        "name": _clean(product.name, "a product name", MAX_NAME, required=True),
+        "collector_number": _clean(product.collector_number, "a collector number", 24),
+        "rarity": _clean(product.rarity, "a rarity", 24),
+        "language": language,
+        "image_path": None,
+        "attributes": {},
+        "is_active": True,
+    }
 
 
 def _on_hand(s: Session, sku_id: str) -> int:

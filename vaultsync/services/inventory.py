@@ -72,6 +72,9 @@ class SkuDetail:
     price_as_of: str | None
     image_path: str | None
     stock: list[StockAt] = field(default_factory=list)
+    product_id: str | None = None
+    sub_grades: dict[str, str] | None = None
+    notes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,9 @@ class InventoryService:
                 price_as_of=sku.price_as_of.isoformat() if sku.price_as_of else None,
                 image_path=product.image_path,
                 stock=stock,
+                product_id=product.id,
+                sub_grades=dict(sku.sub_grades) if sku.sub_grades else None,
+                notes=sku.notes,
             )
 
 

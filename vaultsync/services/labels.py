@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from vaultsync.domain.enums import Finish, Role
-from vaultsync.domain.errors import NotFoundError, ValidationError
+from vaultsync.domain.errors import ConflictError, NotFoundError, ValidationError
 from vaultsync.domain.money import format_cents
 from vaultsync.hardware import labels as render
 from vaultsync.hardware.labels import LabelData
+from vaultsync.hardware.printers import parse_printer_uri
 from vaultsync.services.auth import UserView, require_role
 from vaultsync.services.devices import DeviceService
 from vaultsync.services.shop import ShopService
 from vaultsync.store import Store
-from vaultsync.store.models import CardSet, Product, Sku
+from vaultsync.store.models import CardSet, Product, Sku, Station
 
 MAX_COPIES = 100
 FORMATS = ("png", "pdf")
@@ -98,6 +99,15 @@ class LabelService:
     def print(self, requests: Sequence[LabelRequest], station_id: str, *, actor: UserView) -> str:
         """Queue the labels for the station's ESC/POS printer; returns the print job id."""
         require_role(actor, Role.CASHIER)
+        with self.store.read() as s:
+            station = s.get(Station, station_id)
+            if station is None:
+                raise NotFoundError("no such station")
+            if parse_printer_uri(station.printer_uri) is None:
+                raise ConflictError(
+                    f"{station.name} has no printer set up: download a PDF sheet instead, or set one "
+                    "with `vaultsync station set --printer URI`"
+                )
         data = render.render_escpos(self.labels(requests))
         # the worker first, so the queue's "new job" wake-up reaches it (a worker started after
         # the enqueue would only find the job at its next idle poll)

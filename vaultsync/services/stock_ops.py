@@ -139,6 +139,18 @@ class LowStockRow:
 
 
 @dataclass(frozen=True)
+class ShelfItem:
+    """One SKU held at a location (for "what is in Binder 3")."""
+
+    sku_id: str
+    sku_code: str
+    name: str
+    location_id: str
+    location: str
+    on_hand: int
+
+
+@dataclass(frozen=True)
 class CountLine:
     """One (SKU, location) of a count: what the system expects and what was counted."""
 
@@ -317,7 +329,7 @@ def count_bases(s: Session, count_id: str) -> dict[str, int]:
     return {str(entry_id): int(total) for entry_id, total in s.execute(stmt)}
 
 
-def superseded_entries(s: Session, count_id: str) -> set[str]:
+def superseded_entries(s: Session, count_id: str, *, sku_id: str | None = None) -> set[str]:
     """Entries of a count that a committed other count has a newer entry for (one query)."""
     e = aliased(StockCountEntry)
     newer = aliased(StockCountEntry)
@@ -336,18 +348,40 @@ def superseded_entries(s: Session, count_id: str) -> set[str]:
         .join(StockCount, and_(StockCount.id == newer.count_id, StockCount.status == COUNT_COMMITTED))
         .where(e.count_id == count_id)
     )
+    if sku_id is not None:
+        stmt = stmt.where(e.sku_id == sku_id)
     return {str(x) for x in s.scalars(stmt)}
 
 
-def _latest_entries(s: Session, count_id: str) -> dict[tuple[str, str], StockCountEntry]:
-    latest: dict[tuple[str, str], StockCountEntry] = {}
-    rows = s.scalars(
-        select(StockCountEntry)
+@dataclass(frozen=True)
+class _Entry:
+    """The columns of a count entry the view and the commit need (plain tuples: no ORM cost)."""
+
+    id: str
+    counted: int
+    seen_on_hand: int
+    user_id: str | None
+    hlc: int
+
+
+def _latest_entries(s: Session, count_id: str) -> dict[tuple[str, str], _Entry]:
+    """The newest entry per (SKU, location) of a count."""
+    latest: dict[tuple[str, str], _Entry] = {}
+    rows = s.execute(
+        select(
+            StockCountEntry.sku_id,
+            StockCountEntry.location_id,
+            StockCountEntry.id,
+            StockCountEntry.counted,
+            StockCountEntry.seen_on_hand,
+            StockCountEntry.user_id,
+            StockCountEntry.hlc,
+        )
         .where(StockCountEntry.count_id == count_id)
         .order_by(StockCountEntry.hlc, StockCountEntry.id)
     )
-    for e in rows:
-        latest[(e.sku_id, e.location_id)] = e
+    for sku_id, loc_id, entry_id, counted, seen, user_id, hlc in rows:
+        latest[(sku_id, loc_id)] = _Entry(entry_id, int(counted), int(seen), user_id, int(hlc))
     return latest
 
 
@@ -642,6 +676,39 @@ class StockOpsService:
                 for m in rows
             ]
 
+    # ------------------------------------------------------------------ locations
+
+    def location_units(self) -> dict[str, int]:
+        """Units on hand directly at each location (location id -> units), positive stock only."""
+        with self.store.read() as s:
+            rows = s.execute(
+                select(StockLevel.location_id, func.sum(StockLevel.on_hand))
+                .where(StockLevel.on_hand > 0)
+                .group_by(StockLevel.location_id)
+            )
+            return {str(loc): int(units) for loc, units in rows}
+
+    def contents(self, location_id: str, *, limit: int = 500) -> list[ShelfItem]:
+        """What is at a location and everything below it, by place then name."""
+        with self.store.read() as s:
+            _location(s, location_id)
+            locs = subtree(s, location_id)
+            paths = location_paths(s)
+            rows = s.execute(
+                select(
+                    StockLevel.sku_id, Sku.sku_code, Product.name, StockLevel.location_id, StockLevel.on_hand
+                )
+                .join(Sku, Sku.id == StockLevel.sku_id)
+                .join(Product, Product.id == Sku.product_id)
+                .where(StockLevel.location_id.in_(locs), StockLevel.on_hand != 0)
+                .limit(max(1, min(limit, 5000)))
+            )
+            items = [
+                ShelfItem(sku_id, code, name, loc_id, paths.get(loc_id, "?"), int(qty))
+                for sku_id, code, name, loc_id, qty in rows
+            ]
+        return sorted(items, key=lambda i: (i.location, i.name, i.sku_code))
+
     # ------------------------------------------------------------------ counts
 
     def start_count(self, location_id: str, *, actor: UserView, name: str | None = None) -> CountView:
@@ -731,8 +798,56 @@ class StockOpsService:
                     user_id=actor.id,
                 )
             )
-        view = self.count(count_id)
-        return next(li for li in view.lines if li.sku_id == sku_id and li.location_id == where)
+        return self.count_line(count_id, sku_id, where)
+
+    def count_line(self, count_id: str, sku_id: str, location_id: str) -> CountLine:
+        """One line of a count (what :meth:`count` shows for it), without building the whole view."""
+        with self.store.read() as s:
+            count = s.get(StockCount, count_id)
+            if count is None:
+                raise NotFoundError("no such stock count")
+            found = s.execute(
+                select(Sku.sku_code, Product.name)
+                .join(Product, Product.id == Sku.product_id)
+                .where(Sku.id == sku_id)
+            ).one_or_none()
+            if found is None:
+                raise NotFoundError("no such SKU")
+            entry = s.execute(
+                select(
+                    StockCountEntry.id,
+                    StockCountEntry.counted,
+                    StockCountEntry.seen_on_hand,
+                    StockCountEntry.user_id,
+                    StockCountEntry.hlc,
+                )
+                .where(
+                    StockCountEntry.count_id == count_id,
+                    StockCountEntry.sku_id == sku_id,
+                    StockCountEntry.location_id == location_id,
+                )
+                .order_by(StockCountEntry.hlc.desc(), StockCountEntry.id.desc())
+                .limit(1)
+            ).one_or_none()
+            adjustment, superseded = None, False
+            if entry is not None and count.status == COUNT_OPEN:
+                superseded = entry.id in superseded_entries(s, count_id, sku_id=sku_id)
+                if not superseded:
+                    adjustment = int(entry.counted) - position_sum(s, sku_id, location_id, int(entry.hlc))
+            paths = location_paths(s)
+            return CountLine(
+                sku_id=sku_id,
+                sku_code=found[0],
+                name=found[1],
+                location_id=location_id,
+                location=paths.get(location_id, "?"),
+                on_hand_now=sku_on_hand(s, sku_id, location_id),
+                counted=int(entry.counted) if entry else None,
+                seen_on_hand=int(entry.seen_on_hand) if entry else None,
+                counted_by=entry.user_id if entry else None,
+                adjustment=adjustment,
+                superseded=superseded,
+            )
 
     def count_by_code(
         self, count_id: str, code: str, counted: int, *, actor: UserView, location_id: str | None = None
@@ -776,9 +891,9 @@ class StockOpsService:
         }
         keys = {k for k, q in levels.items() if q != 0} | set(latest)
         skus = {
-            sku.id: (sku, product)
-            for sku, product in s.execute(
-                select(Sku, Product)
+            sku_id: (code, name)
+            for sku_id, code, name in s.execute(
+                select(Sku.id, Sku.sku_code, Product.name)
                 .join(Product, Product.id == Sku.product_id)
                 .where(Sku.id.in_({k[0] for k in keys}))
             )
@@ -788,7 +903,7 @@ class StockOpsService:
         bases = count_bases(s, count.id) if open_ else {}
         stale = superseded_entries(s, count.id) if open_ else set()
         for sku_id, loc_id in keys:
-            sku, product = skus[sku_id]
+            sku_code, name = skus[sku_id]
             entry = latest.get((sku_id, loc_id))
             adjustment = None
             superseded = False
@@ -799,8 +914,8 @@ class StockOpsService:
             lines.append(
                 CountLine(
                     sku_id=sku_id,
-                    sku_code=sku.sku_code,
-                    name=product.name,
+                    sku_code=sku_code,
+                    name=name,
                     location_id=loc_id,
                     location=paths.get(loc_id, "?"),
                     on_hand_now=levels.get((sku_id, loc_id), 0),
@@ -854,24 +969,37 @@ class StockOpsService:
                 for sku_id, loc_id, on_hand in expected:
                     if (sku_id, loc_id) in latest:
                         continue
-                    entry = StockCountEntry(
-                        count_id=count.id,
-                        sku_id=sku_id,
-                        location_id=loc_id,
-                        counted=0,
-                        seen_on_hand=int(on_hand),
-                        kind=ENTRY_NOT_FOUND,
-                        user_id=actor.id,
+                    s.add(
+                        StockCountEntry(
+                            count_id=count.id,
+                            sku_id=sku_id,
+                            location_id=loc_id,
+                            counted=0,
+                            seen_on_hand=int(on_hand),
+                            kind=ENTRY_NOT_FOUND,
+                            user_id=actor.id,
+                        )
                     )
-                    s.add(entry)
-                    latest[(sku_id, loc_id)] = entry
                     zeroed += 1
                 s.flush()  # the not-found entries get their positions (HLCs)
+                latest = _latest_entries(s, count.id)
             bases = count_bases(s, count.id)
             stale = superseded_entries(s, count.id)
+            # adjustments already in the ledger for this count's entries are never written twice
+            # (a peer's commit replicates its status change first, so this is belt and braces)
+            done = set(
+                s.scalars(
+                    select(StockMovement.ref_id)
+                    .join(StockCountEntry, StockCountEntry.id == StockMovement.ref_id)
+                    .where(StockMovement.ref_type == COUNT_REF, StockCountEntry.count_id == count.id)
+                )
+            )
             for (sku_id, loc_id), entry in sorted(latest.items()):
                 if entry.id in stale:
                     superseded += 1
+                    continue
+                if entry.id in done:
+                    adjusted += 1
                     continue
                 delta = entry.counted - bases.get(entry.id, 0)
                 if delta == 0:
