@@ -14,7 +14,7 @@ from the same run, on the same machine:
 The source shop is synthetic and written with full change capture: products, SKUs (with
 unique codes) and a stock ledger, one change per row.
 
-Run::
+Run (also part of ``python -m benchmarks`` as suite ``sync_apply``)::
 
     .venv/bin/python -m benchmarks.bench_apply                 # 100k apply, 1M bootstrap
     VAULTSYNC_BENCH_APPLY=20000 VAULTSYNC_BENCH_BOOT=100000 .venv/bin/python -m benchmarks.bench_apply
@@ -144,9 +144,9 @@ def msgpack_link(peer: Store) -> Callable[[str, Payload], Payload]:
     return call
 
 
-def bench_apply(tmp: Path) -> Table:
+def bench_apply(tmp: Path, size: int = APPLY_N) -> Table:
     src = open_store(f"sqlite:///{tmp / 'apply-src.db'}")
-    n = build_source(src, APPLY_N)
+    n = build_source(src, size)
     changes = all_changes(src)
     dst = open_store(f"sqlite:///{tmp / 'apply-dst.db'}")
     t0 = time.perf_counter()
@@ -174,9 +174,9 @@ def bench_apply(tmp: Path) -> Table:
     )
 
 
-def bench_bootstrap(tmp: Path) -> Table:
+def bench_bootstrap(tmp: Path, size: int = BOOT_N) -> Table:
     src = open_store(f"sqlite:///{tmp / 'boot-src.db'}")
-    n = build_source(src, BOOT_N)
+    n = build_source(src, size)
     fresh = open_store(f"sqlite:///{tmp / 'boot-new.db'}")
     t0 = time.perf_counter()
     result = bootstrap(fresh, msgpack_link(src), chunk=10_000)
