@@ -30,6 +30,7 @@ from vaultsync.store.models import (
     Sku,
     Station,
     StockMovement,
+    SyncAlert,
     Transaction,
     TransactionLine,
     TransactionTender,
@@ -143,6 +144,19 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
     Cart: lambda s: _add(s, Cart(payload={"lines": []})),
     GiftCard: gift_card,
     GiftCardEntry: lambda s: _add(s, GiftCardEntry(gift_card_id=gift_card(s).id, delta_cents=2500)),
+    SyncAlert: lambda s: _add(
+        s,
+        SyncAlert(
+            id=new_id(),
+            kind="oversell",
+            severity="warning",
+            subject_table="skus",
+            subject_id=new_id(),
+            message="x",
+            details={},
+            detected_by=new_node_id(),
+        ),
+    ),
 }
 
 #: a column of each mutable (lww) model that an update test can change, with a new value
@@ -163,4 +177,5 @@ MUTATIONS: dict[type[Base], tuple[str, Any]] = {
     Node: ("revoked_at", NOW),
     Cart: ("status", "held"),
     GiftCard: ("is_active", False),
+    SyncAlert: ("resolution_note", "handled"),
 }
