@@ -50,6 +50,17 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _numpy_include() -> list[str]:
+    """numpy's C headers, for kernels that ``cimport numpy`` (its C API allocates result arrays
+    and reads array headers without Python calls). numpy is a build requirement (pyproject.toml);
+    when it is missing anyway, those kernels fail to compile and fall back like any other."""
+    try:
+        import numpy
+    except ImportError:
+        return []
+    return [numpy.get_include()]
+
+
 def native_extensions() -> list[Extension]:
     """One extension per ``_native/*.pyx``; the shared ``.pxd``/``.h`` files there are dependencies."""
     native = ROOT / NATIVE_DIR
@@ -59,7 +70,9 @@ def native_extensions() -> list[Extension]:
             f"{PACKAGE}.{pyx.stem}",
             sources=[f"{NATIVE_DIR}/{pyx.name}"],
             depends=depends,  # rebuild triggers, and shipped in the sdist
-            include_dirs=[NATIVE_DIR],
+            include_dirs=[NATIVE_DIR, *_numpy_include()],
+            # the numpy 1.x API that is current in numpy 2 (no deprecated macros)
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             optional=True,
         )
         for pyx in sorted(native.glob("*.pyx"))

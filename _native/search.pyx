@@ -14,15 +14,21 @@ Layout (all C arrays, no Python objects per token or per document):
   tail of tokens added since the last merge, scanned linearly and merged once it grows.
 * **substring / typo**: non-numeric tokens are also laid out back to back in one buffer, so a
   substring search is one ``memchr``/``memcmp`` sweep and the typo search one pass with a length
-  filter and a banded, early-exit optimal-string-alignment distance (``search_kernels.h``).
-* **documents**: dense slots (a hash map from the caller's doc id), filter attributes, stock and
-  popularity in flat arrays; per slot one small block with its distinct tokens, their posting
-  positions and the token sequences of the name and the code fields (for the exact/prefix tiers).
+  filter, a byte-set filter (``sk_mask``: most tokens are provably too far without any DP) and a
+  banded, early-exit optimal-string-alignment distance (``search_kernels.h``).
+* **documents**: dense slots (a hash map from the caller's doc id); what queries read per slot
+  sits in dense arrays (rank key, name head, tier), filter attributes in a small ``Doc``; per slot
+  one small block with its distinct tokens (non-numeric first), their posting positions and the
+  token sequences of the name and the code fields (for the exact/prefix tiers).
 
-A query marks documents word by word with generation stamps (no clearing between queries),
-starting from the word with the shortest postings; later words either walk their postings or,
-when that is cheaper, check each surviving candidate's own token list. The top results are then
-picked with a bounded heap over 64-bit rank keys (tier, in stock, popularity, doc id).
+Queries at a million SKUs are bound by memory latency (a short prefix reaches 100k+ postings), so
+the loops touch as few cache lines per posting as possible and prefetch ahead. A one-word query
+counts, ranks and keeps the top keys in one pass over its postings (``_single``). A multi-word
+query starts from the word with the shortest postings and keeps candidates in a bitmap (one bit
+per slot: cache-resident) with their tiers in a byte array; later words either walk their
+postings against the bitmap or, when that is cheaper, check each surviving candidate's own token
+list. The top results are then picked with a bounded heap over 64-bit rank keys (tier, in stock,
+popularity, doc id).
 
 Validation and folding of non-ASCII text are delegated to the reference (so error messages and
 folding cannot drift); ASCII text - nearly all of a catalog - is lowered and tokenised here.
@@ -34,7 +40,7 @@ from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint32_t, uint64_
 from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memchr, memcmp, memcpy, memset
 
-from search_kernels cimport SK_MAX_FUZZY, sk_find, sk_hash, sk_osa_within
+from search_kernels cimport SK_MAX_FUZZY, SK_PREFETCH, sk_find, sk_hash, sk_mask, sk_osa_within, sk_popcount
 
 
 cdef extern from "Python.h":
@@ -92,7 +98,9 @@ if SK_MAX_FUZZY != MAX_FUZZY_BYTES:
 
 cdef enum:
     NFIELDS = 7
-    HDR = 5  # tokdata header: n_distinct, n_name, n_sku, n_barcode, n_cert
+    # tokdata header: n_distinct, n_name, n_sku, n_barcode, n_cert, n_alpha (the distinct tokens
+    # list the n_alpha non-numeric ones first: a word with a letter can only match those)
+    HDR = 6
     # tiers (checked against the reference below)
     T_EXACT_CODE = 0
     T_NAME_EXACT = 1
@@ -105,6 +113,8 @@ cdef enum:
     TAIL_MERGE = 512
     # a word whose prefix range holds more tokens than this is "broad": classified per candidate
     LIST_CAP = 4096
+    # postings ahead that the one-word scan prefetches (covers a memory latency at ~2 ns/posting)
+    PREFETCH_AHEAD = 16
 
 if (T_EXACT_CODE, T_NAME_EXACT, T_NAME_PREFIX, T_WORD_PREFIX, T_SUBSTRING, T_FUZZY) != (
     EXACT_CODE, NAME_EXACT, NAME_PREFIX, WORD_PREFIX, SUBSTRING, FUZZY
@@ -124,17 +134,16 @@ _FIELD_NAMES = ("name", "set_code", "set_name", "collector_number", "sku_code", 
 # --------------------------------------------------------------------------------- helpers
 
 ctypedef struct Doc:
-    # rank key without the tier: (out of stock) << 60 | (MAX_POP - popularity) << 30 | doc id
-    uint64_t base
-    uint32_t gen  # query generation that last touched this doc
-    uint8_t cnt  # words matched so far in that query (255: filtered out)
-    uint8_t tier
+    # (the rank key, the name's first token and the query tier live in the dense per-slot arrays
+    # ``dbase`` / ``dname`` / ``dtier``: queries scan those, a Doc is read only under a filter)
     uint8_t alive
     uint8_t flags  # 1: the name is one token; 2: a code field is one token (one-word lifts)
     int32_t game
     int32_t cond
     int32_t fin
-    int32_t name0  # first token of the name, -1 if none (one-word name-prefix tier)
+
+
+cdef uint32_t NO_NAME = 0xFFFFFFFF
 
 
 cdef inline uint64_t _base(int64_t on_hand, int64_t pop, int64_t doc_id) noexcept:
@@ -237,6 +246,7 @@ cdef class SearchIndex:
     cdef int32_t* post_cap
     cdef uint32_t* tok_stamp
     cdef uint8_t* tok_class
+    cdef int32_t* tok_code1  # live documents with a code field that is exactly this one token
     cdef int64_t ntok, tok_cap
     cdef int32_t* ttab
     cdef int64_t ttab_cap
@@ -248,13 +258,19 @@ cdef class SearchIndex:
     cdef char* abuf
     cdef int64_t abuf_n, abuf_cap
     cdef int64_t* aoff
+    cdef uint64_t* amask  # per non-numeric token: its byte-value set (sk_mask), the typo prefilter
     cdef int32_t* aid
     cdef int64_t nalpha, alpha_cap
     # documents
     cdef int64_t nslot, slot_cap, nlive
     cdef Doc* doc
+    # per slot, apart from Doc so the one-word scan touches 12 bytes per document, not a struct:
+    # rank key without the tier, (out of stock) << 60 | (MAX_POP - popularity) << 30 | doc id
+    cdef uint64_t* dbase
+    # first token of the name << 1 | (the name is that one token); NO_NAME if the name is empty
+    cdef uint32_t* dname
+    cdef uint8_t* dtier  # the current query's tier of each candidate slot
     cdef int32_t** tokdata
-    cdef uint32_t qgen
     # doc id -> slot (never shrinks: a removed doc keeps its slot for a later re-add)
     cdef int32_t* idkeys
     cdef int32_t* idvals
@@ -275,6 +291,12 @@ cdef class SearchIndex:
     cdef int64_t cand_cap
     cdef uint64_t* keys
     cdef int64_t keys_cap
+    # one bit per slot each (cache-resident at a million SKUs): "already counted" in the one-word
+    # scan; current candidates / matched by this word in the multi-word one
+    cdef uint64_t* seen
+    cdef int64_t seen_cap
+    cdef uint64_t* seen2
+    cdef int64_t seen2_cap
 
     def __cinit__(self):
         self.attr_ids = {}
@@ -306,11 +328,13 @@ cdef class SearchIndex:
         free(self.post_cap)
         free(self.tok_stamp)
         free(self.tok_class)
+        free(self.tok_code1)
         free(self.ttab)
         free(self.sorted_ids)
         free(self.abuf)
         free(self.aoff)
         free(self.aid)
+        free(self.amask)
         free(self.doc)
         free(self.tokdata)
         free(self.idkeys)
@@ -323,6 +347,11 @@ cdef class SearchIndex:
         free(self.wl_cls)
         free(self.cand)
         free(self.keys)
+        free(self.seen)
+        free(self.seen2)
+        free(self.dtier)
+        free(self.dbase)
+        free(self.dname)
 
     # ----------------------------------------------------------------------------- vocabulary
 
@@ -376,7 +405,8 @@ cdef class SearchIndex:
             _grow(<void**>&self.post_n, &cap, t + 1, sizeof(int32_t)); cap = self.tok_cap
             _grow(<void**>&self.post_cap, &cap, t + 1, sizeof(int32_t)); cap = self.tok_cap
             _grow(<void**>&self.tok_stamp, &cap, t + 1, sizeof(uint32_t)); cap = self.tok_cap
-            _grow(<void**>&self.tok_class, &cap, t + 1, sizeof(uint8_t))
+            _grow(<void**>&self.tok_class, &cap, t + 1, sizeof(uint8_t)); cap = self.tok_cap
+            _grow(<void**>&self.tok_code1, &cap, t + 1, sizeof(int32_t))
             self.tok_cap = cap
         _grow(<void**>&self.arena, &self.arena_cap, self.arena_n + n, 1)
         memcpy(self.arena + self.arena_n, s, n)
@@ -390,6 +420,7 @@ cdef class SearchIndex:
         self.post_cap[t] = 0
         self.tok_stamp[t] = 0
         self.tok_class[t] = 0
+        self.tok_code1[t] = 0
         self.ntok += 1
         mask = self.ttab_cap - 1
         i = <int64_t>(h & <uint64_t>mask)
@@ -401,11 +432,13 @@ cdef class SearchIndex:
             if self.nalpha + 1 > self.alpha_cap:
                 cap = self.alpha_cap
                 _grow(<void**>&self.aoff, &cap, self.nalpha + 1, sizeof(int64_t)); cap = self.alpha_cap
-                _grow(<void**>&self.aid, &cap, self.nalpha + 1, sizeof(int32_t))
+                _grow(<void**>&self.aid, &cap, self.nalpha + 1, sizeof(int32_t)); cap = self.alpha_cap
+                _grow(<void**>&self.amask, &cap, self.nalpha + 1, sizeof(uint64_t))
                 self.alpha_cap = cap
             memcpy(self.abuf + self.abuf_n, s, n)
             self.aoff[self.nalpha] = self.abuf_n
             self.aid[self.nalpha] = t
+            self.amask[self.nalpha] = sk_mask(s, n)
             self.abuf_n += n
             self.abuf[self.abuf_n] = 1  # separator: never part of a token
             self.abuf_n += 1
@@ -512,14 +545,28 @@ cdef class SearchIndex:
         if s + 1 > self.slot_cap:
             cap = self.slot_cap
             _grow(<void**>&self.doc, &cap, s + 1, sizeof(Doc)); cap = self.slot_cap
+            _grow(<void**>&self.dbase, &cap, s + 1, sizeof(uint64_t)); cap = self.slot_cap
+            _grow(<void**>&self.dname, &cap, s + 1, sizeof(uint32_t)); cap = self.slot_cap
+            _grow(<void**>&self.dtier, &cap, s + 1, sizeof(uint8_t)); cap = self.slot_cap
             _grow(<void**>&self.tokdata, &cap, s + 1, sizeof(int32_t*))
             self.slot_cap = cap
         memset(&self.doc[s], 0, sizeof(Doc))
-        self.doc[s].base = <uint64_t>doc_id
+        self.dbase[s] = <uint64_t>doc_id
+        self.dname[s] = NO_NAME
         self.tokdata[s] = NULL
         self._id_put(doc_id, s)
         self.nslot += 1
         return s
+
+    cdef void _count_codes(self, const int32_t* td, int32_t delta) noexcept:
+        """Add ``delta`` to ``tok_code1`` of each code field of ``td`` that is a single token."""
+        cdef int32_t nd = td[0], f, fl
+        cdef const int32_t* seq = td + HDR + 2 * nd + td[1]
+        for f in range(3):
+            fl = td[2 + f]
+            if fl == 1:
+                self.tok_code1[seq[0]] += delta
+            seq += fl
 
     cdef void _unlink(self, int32_t s) noexcept:
         """Take slot ``s`` off every posting list (swap-remove, fixing the moved doc's position)."""
@@ -650,7 +697,7 @@ cdef class SearchIndex:
         """Insert or replace document ``doc_id`` (see ``vaultsync.pure.search.SearchIndex.add``)."""
         cdef int64_t nf[NFIELDS + 1]
         cdef int64_t nt = 0, k, j, cap
-        cdef int32_t d, s, t, g, co, fi, nd, total, old_nd
+        cdef int32_t d, s, t, g, co, fi, nd, na, total, old_nd
         cdef int64_t oh
         cdef int32_t po
         cdef int32_t* td
@@ -683,6 +730,13 @@ cdef class SearchIndex:
             memset(self.tok_stamp, 0, self.ntok * sizeof(uint32_t))
             self.tgen = 1
         nd = 0
+        for k in range(nt):  # distinct non-numeric tokens first, then the numeric ones
+            t = self.ids[k]
+            if not self.tok_num[t] and self.tok_stamp[t] != self.tgen:
+                self.tok_stamp[t] = self.tgen
+                self.ids[nt + nd] = t
+                nd += 1
+        na = nd
         for k in range(nt):
             t = self.ids[k]
             if self.tok_stamp[t] != self.tgen:
@@ -698,12 +752,16 @@ cdef class SearchIndex:
         td[2] = <int32_t>(nf[5] - nf[4])
         td[3] = <int32_t>(nf[6] - nf[5])
         td[4] = <int32_t>(nf[7] - nf[6])
+        td[5] = na
         memcpy(td + HDR + 2 * nd, self.ids, (nf[1] - nf[0]) * sizeof(int32_t))
         memcpy(td + HDR + 2 * nd + td[1], self.ids + nf[4], (nf[7] - nf[4]) * sizeof(int32_t))
         s = self._slot_of(d)
         if s < 0:
             s = self._new_slot(d)
         old = self.tokdata[s]
+        if self.doc[s].alive and old != NULL:
+            self._count_codes(old, -1)
+        self._count_codes(td, 1)
         same = False
         if self.doc[s].alive and old != NULL and old[0] == nd:
             same = True
@@ -729,8 +787,8 @@ cdef class SearchIndex:
         self.doc[s].game = g
         self.doc[s].cond = co
         self.doc[s].fin = fi
-        self.doc[s].base = _base(oh, po, d)
-        self.doc[s].name0 = self.ids[0] if nf[1] > 0 else -1
+        self.dbase[s] = _base(oh, po, d)
+        self.dname[s] = ((<uint32_t>self.ids[0]) << 1 | (nf[1] == 1)) if nf[1] > 0 else NO_NAME
         self.doc[s].flags = (1 if nf[1] == 1 else 0) | (
             2 if nf[5] - nf[4] == 1 or nf[6] - nf[5] == 1 or nf[7] - nf[6] == 1 else 0)
 
@@ -755,6 +813,7 @@ cdef class SearchIndex:
         if s < 0 or not self.doc[s].alive:
             return False
         self._unlink(s)
+        self._count_codes(self.tokdata[s], -1)
         free(self.tokdata[s])
         self.tokdata[s] = NULL
         self.doc[s].alive = 0
@@ -766,16 +825,16 @@ cdef class SearchIndex:
         if not (type(on_hand) is int and -C_MAX_ON_HAND <= on_hand <= C_MAX_ON_HAND):
             on_hand = _ref._check_int(on_hand, "on_hand", -MAX_ON_HAND, MAX_ON_HAND)
         cdef int32_t s = self._live_slot(doc_id)
-        cdef uint64_t b = self.doc[s].base
-        self.doc[s].base = (b & ~(<uint64_t>1 << 60)) | ((<uint64_t>(<int64_t>on_hand <= 0)) << 60)
+        cdef uint64_t b = self.dbase[s]
+        self.dbase[s] = (b & ~(<uint64_t>1 << 60)) | ((<uint64_t>(<int64_t>on_hand <= 0)) << 60)
 
     def set_popularity(self, doc_id, popularity):
         """Change a document's popularity (KeyError if absent)."""
         if not (type(popularity) is int and 0 <= popularity <= C_MAX_POP):
             popularity = _ref._check_int(popularity, "popularity", 0, MAX_POPULARITY)
         cdef int32_t s = self._live_slot(doc_id)
-        cdef uint64_t b = self.doc[s].base
-        self.doc[s].base = (b & ~((<uint64_t>0x3FFFFFFF) << 30)) | ((<uint64_t>(C_MAX_POP - <int64_t>popularity)) << 30)
+        cdef uint64_t b = self.dbase[s]
+        self.dbase[s] = (b & ~((<uint64_t>0x3FFFFFFF) << 30)) | ((<uint64_t>(C_MAX_POP - <int64_t>popularity)) << 30)
 
     def __len__(self):
         return self.nlive
@@ -828,6 +887,7 @@ cdef class SearchIndex:
         ``cap`` tokens: such a broad word is cheaper to test per candidate (see ``_classify``).
         """
         cdef int64_t i, pos, r, a, b, mid, first, n
+        cdef uint64_t wmask
         cdef int32_t t, L, k
         cdef uint32_t S
         cdef bint numeric_word = _is_numeric(w, m)
@@ -864,10 +924,14 @@ cdef class SearchIndex:
         # typos over non-numeric tokens
         k = 0 if numeric_word else edit_budget(m)
         if k and m <= SK_MAX_FUZZY:
+            wmask = sk_mask(w, m)
             for i in range(self.nalpha):
+                # length from the separators (sequential reads); byte-set prefilter before the DP
+                L = <int32_t>((self.aoff[i + 1] if i + 1 < self.nalpha else self.abuf_n) - self.aoff[i] - 1)
+                if L - m > k or m - L > k or sk_popcount(self.amask[i] ^ wmask) > 2 * k:
+                    continue
                 t = self.aid[i]
-                L = self.tok_len[t]
-                if L - m > k or m - L > k or self.tok_stamp[t] == S:
+                if self.tok_stamp[t] == S:
                     continue
                 if sk_osa_within(<const unsigned char*>w, m,
                                  <const unsigned char*>(self.abuf + self.aoff[i]), L, k) <= k:
@@ -884,9 +948,9 @@ cdef class SearchIndex:
             return NOCLASS
         if m >= C_MIN_SUB and L > m and sk_find(tp + 1, L - 1, w, m) >= 0:
             return T_SUBSTRING
-        if k and m <= SK_MAX_FUZZY and L - m <= k and m - L <= k and sk_osa_within(
-            <const unsigned char*>w, m, <const unsigned char*>tp, L, k
-        ) <= k:
+        if k and m <= SK_MAX_FUZZY and L - m <= k and m - L <= k and sk_popcount(
+            sk_mask(tp, L) ^ sk_mask(w, m)
+        ) <= 2 * k and sk_osa_within(<const unsigned char*>w, m, <const unsigned char*>tp, L, k) <= k:
             return T_FUZZY
         return NOCLASS
 
@@ -904,9 +968,10 @@ cdef class SearchIndex:
         self.wl_cls[at] = cls
         return at + 1
 
-    cdef inline bint _passes(self, Doc* dp, int32_t g, int32_t co, int32_t fi, bint stock) noexcept:
+    cdef inline bint _passes(self, int32_t s, int32_t g, int32_t co, int32_t fi, bint stock) noexcept:
+        cdef Doc* dp = &self.doc[s]
         return ((g == 0 or dp.game == g) and (co == 0 or dp.cond == co)
-                and (fi == 0 or dp.fin == fi) and (not stock or not (dp.base >> 60) & 1))
+                and (fi == 0 or dp.fin == fi) and (not stock or not (self.dbase[s] >> 60) & 1))
 
     def query(self, text, *, game=None, condition=None, finish=None, in_stock=False, limit=20, offset=0):
         """``(number of matches, doc ids [offset:offset + limit])`` in rank order."""
@@ -952,27 +1017,27 @@ cdef class SearchIndex:
         cdef int32_t wm[16]
         cdef int32_t wk[16]
         cdef int64_t at = 0, end
-        cdef int32_t t, s, c, best, nd, step
+        cdef int32_t t, s, c, best, nd
         cdef int32_t* td
         cdef int32_t* pl
         cdef int32_t pn
-        cdef uint32_t G, S
-        cdef uint64_t key
+        cdef uint32_t S
+        cdef uint64_t bit
+        cdef uint64_t* A  # current candidates
+        cdef uint64_t* B  # scratch: deduplication in the first walk, "matched" in later walks
+        cdef uint64_t* tmp
+        cdef uint8_t* dtier = self.dtier
+        cdef int64_t nwords = (self.nslot + 63) >> 6
+        cdef bint filtered = g != 0 or co != 0 or fi != 0 or stock
+        cdef bint whole, wnum
         cdef Doc* dp
         cdef list enc = [(<str>w).encode("utf-8") for w in words]
-        # fresh generation for document marks
-        self.qgen += 1
-        if self.qgen == 0:
-            for i in range(self.nslot):
-                self.doc[i].gen = 0
-            self.qgen = 1
-        G = self.qgen
         if nw == 0:
             _grow(<void**>&self.cand, &self.cand_cap, self.nslot + 1, sizeof(int32_t))
             for i in range(self.nslot):
                 dp = &self.doc[i]
-                if dp.alive and self._passes(dp, g, co, fi, stock):
-                    dp.tier = T_WORD_PREFIX
+                if dp.alive and self._passes(<int32_t>i, g, co, fi, stock):
+                    dtier[i] = T_WORD_PREFIX
                     self.cand[ncand] = <int32_t>i
                     ncand += 1
             return self._rank(ncand, lim, off)
@@ -1010,6 +1075,14 @@ cdef class SearchIndex:
             at = wend[i]
         if nw == 1:
             return self._single(wstart[i], wend[i], g, co, fi, stock, lim, off, wp[0], wm[0])
+        # Candidates live in bitmap A (and the list cand), their tier in dtier: per posting the
+        # walks below touch only cache-resident bits, and per candidate one byte of dtier.
+        _grow(<void**>&self.seen, &self.seen_cap, nwords + 1, sizeof(uint64_t))
+        _grow(<void**>&self.seen2, &self.seen2_cap, nwords + 1, sizeof(uint64_t))
+        A = self.seen
+        B = self.seen2
+        memset(A, 0, <size_t>nwords * sizeof(uint64_t))
+        memset(B, 0, <size_t>nwords * sizeof(uint64_t))
         # first word: walk its postings
         for j in range(wstart[i], wend[i]):
             t = self.wl_tid[j]
@@ -1019,30 +1092,35 @@ cdef class SearchIndex:
             _grow(<void**>&self.cand, &self.cand_cap, ncand + pn, sizeof(int32_t))
             for x in range(pn):
                 s = pl[x]
-                dp = &self.doc[s]
-                if dp.gen != G:
-                    dp.gen = G
-                    if self._passes(dp, g, co, fi, stock):
-                        dp.cnt = 1
-                        dp.tier = <uint8_t>c
-                        self.cand[ncand] = s
-                        ncand += 1
-                    else:
-                        dp.cnt = 255
+                bit = (<uint64_t>1) << (s & 63)
+                if B[s >> 6] & bit:
+                    continue
+                B[s >> 6] |= bit
+                if filtered and not self._passes(s, g, co, fi, stock):
+                    continue
+                A[s >> 6] |= bit
+                dtier[s] = <uint8_t>c
+                self.cand[ncand] = s
+                ncand += 1
         for q in range(1, nw):
             if ncand == 0:
                 return 0, []
             i = order[q]
-            step = <int32_t>q
             if wend[i] < 0 or ncand * 16 < wcost[i]:
                 # few candidates (or a broad word): classify each candidate's own tokens, caching
                 # the class per token for this word
                 S = self._fresh_token_stamp()
+                wnum = _is_numeric(wp[i], wm[i])
                 nmatch = 0
                 for x in range(ncand):
+                    # two-level prefetch: the block pointer far ahead, the block nearer
+                    if x + 2 * PREFETCH_AHEAD < ncand:
+                        SK_PREFETCH(&self.tokdata[self.cand[x + 2 * PREFETCH_AHEAD]])
+                    if x + PREFETCH_AHEAD < ncand:
+                        SK_PREFETCH(self.tokdata[self.cand[x + PREFETCH_AHEAD]])
                     s = self.cand[x]
                     td = self.tokdata[s]
-                    nd = td[0]
+                    nd = td[0] if wnum else td[5]  # a word with a letter: non-numeric tokens only
                     best = NOCLASS
                     for j in range(nd):
                         t = td[HDR + j]
@@ -1052,61 +1130,95 @@ cdef class SearchIndex:
                         if self.tok_class[t] < best:
                             best = self.tok_class[t]
                     if best < NOCLASS:
-                        dp = &self.doc[s]
-                        if best > dp.tier:
-                            dp.tier = <uint8_t>best
-                        dp.cnt = step + 1
+                        if best > dtier[s]:
+                            dtier[s] = <uint8_t>best
                         self.cand[nmatch] = s
                         nmatch += 1
+                    else:
+                        A[s >> 6] &= ~((<uint64_t>1) << (s & 63))
                 ncand = nmatch
             else:
+                # walk the word's postings (best class first), marking candidates in B
+                memset(B, 0, <size_t>nwords * sizeof(uint64_t))
                 for j in range(wstart[i], wend[i]):
                     t = self.wl_tid[j]
                     c = self.wl_cls[j]
                     pl = self.post[t]
                     pn = self.post_n[t]
                     for x in range(pn):
-                        dp = &self.doc[pl[x]]
-                        if dp.gen == G and dp.cnt == step:
-                            dp.cnt = step + 1
-                            if c > dp.tier:
-                                dp.tier = <uint8_t>c
+                        s = pl[x]
+                        bit = (<uint64_t>1) << (s & 63)
+                        if (A[s >> 6] & bit) and not (B[s >> 6] & bit):
+                            B[s >> 6] |= bit
+                            if c > dtier[s]:
+                                dtier[s] = <uint8_t>c
                 nmatch = 0
                 for x in range(ncand):
                     s = self.cand[x]
-                    if self.doc[s].cnt == step + 1:
+                    if B[s >> 6] & ((<uint64_t>1) << (s & 63)):
                         self.cand[nmatch] = s
                         nmatch += 1
                 ncand = nmatch
+                tmp = A  # the matched set is the new candidate set
+                A = B
+                B = tmp
         if ncand == 0:
             return 0, []
-        # whole-query tiers: exact code, exact name, name prefix
+        # whole-query tiers: exact code, exact name, name prefix. Each needs every word but the
+        # last to be a token as it stands (name prefix: the name's leading tokens equal them), so
+        # when one is not, no candidate's token block needs reading.
+        whole = True
         for i in range(nw):
             qid[i] = self._find_token(wp[i], wm[i], sk_hash(wp[i], wm[i]))
-        for x in range(ncand):
-            s = self.cand[x]
-            c = self._whole_tier(s, nw, qid, wp[nw - 1], wm[nw - 1])
-            if c < self.doc[s].tier:
-                self.doc[s].tier = <uint8_t>c
+            if qid[i] < 0 and i < nw - 1:
+                whole = False
+        if whole:
+            for x in range(ncand):
+                if x + 2 * PREFETCH_AHEAD < ncand:
+                    SK_PREFETCH(&self.tokdata[self.cand[x + 2 * PREFETCH_AHEAD]])
+                if x + PREFETCH_AHEAD < ncand:
+                    SK_PREFETCH(self.tokdata[self.cand[x + PREFETCH_AHEAD]])
+                s = self.cand[x]
+                c = self._whole_tier(s, nw, qid, wp[nw - 1], wm[nw - 1])
+                if c < dtier[s]:
+                    dtier[s] = <uint8_t>c
         return self._rank(ncand, lim, off)
 
     cdef tuple _single(self, int64_t start, int64_t end, int32_t g, int32_t co, int32_t fi, bint stock,
                        int64_t lim, int64_t off, const char* w, int32_t m):
-        """One-word query: mark, filter, count and keep the top keys in one pass over postings.
+        """One-word query: count, filter and keep the top keys in one pass over the postings.
 
-        Whole-query tiers without touching each document's token block: exact code / exact name
-        need the word itself as a token, so that token's postings go first and get the full
-        check; every other document can at most be a name prefix, which is whether its name's
-        first token is among this word's prefix matches (stamped by ``_word_list``).
+        Memory-bound (a million-SKU prefix can reach 100k+ postings), so per posting it touches
+        a bit in ``seen`` (slots already counted: 1 bit per slot, cache-resident), the 8-byte rank
+        key in ``dbase`` and, for prefix matches, the 4-byte ``dname``; a document's ``Doc`` only
+        under a filter, and its token block (a further cache miss) almost never. Those loads are
+        prefetched a few postings ahead.
+
+        Whole-query tiers from those arrays: exact code / exact name need the word itself as a
+        token, so that token's postings go first. Exact name is ``dname`` being that token as the
+        whole name; exact code gets the full check (``_whole_tier``), but only when some document
+        has the word as a whole code field (``tok_code1``), which a product-name word almost never
+        is. Every other document can at most be a name prefix: whether its name's first token is
+        among this word's prefix matches (stamped by ``_word_list``). Documents that could not
+        enter the full heap even as a name prefix skip that check.
         """
-        cdef int64_t want = off + lim, nheap = 0, total = 0, j, x, i, pass_
+        cdef int64_t want = off + lim, nheap = 0, total = 0, j, x, i, pass_, nwords
         cdef int32_t t, c, s, pn, wt, n0
         cdef int32_t* pl
         cdef int32_t qid = self._find_token(w, m, sk_hash(w, m))
-        cdef uint32_t G = self.qgen, S = self.tgen
-        cdef uint64_t key
-        cdef Doc* dp
+        cdef uint32_t S = self.tgen, dn, exact_name
+        cdef uint64_t key, b, bit
+        cdef uint64_t* seen
+        cdef uint64_t* dbase = self.dbase
+        cdef uint32_t* dname = self.dname
+        cdef bint filtered = g != 0 or co != 0 or fi != 0 or stock
+        cdef bint code_possible = qid >= 0 and self.tok_code1[qid] > 0
         cdef list out = []
+        exact_name = ((<uint32_t>qid) << 1 | 1) if qid >= 0 else NO_NAME
+        nwords = (self.nslot + 63) >> 6
+        _grow(<void**>&self.seen, &self.seen_cap, nwords + 1, sizeof(uint64_t))
+        seen = self.seen
+        memset(seen, 0, <size_t>nwords * sizeof(uint64_t))
         _grow(<void**>&self.keys, &self.keys_cap, want + 1, sizeof(uint64_t))
         for pass_ in range(2):
             for j in range(start, end):
@@ -1117,28 +1229,36 @@ cdef class SearchIndex:
                 pl = self.post[t]
                 pn = self.post_n[t]
                 for x in range(pn):
+                    if x + PREFETCH_AHEAD < pn:
+                        SK_PREFETCH(&dbase[pl[x + PREFETCH_AHEAD]])
+                        SK_PREFETCH(&dname[pl[x + PREFETCH_AHEAD]])
                     s = pl[x]
-                    dp = &self.doc[s]
-                    if dp.gen == G:
+                    bit = (<uint64_t>1) << (s & 63)
+                    if seen[s >> 6] & bit:
                         continue
-                    dp.gen = G
-                    if not self._passes(dp, g, co, fi, stock):
+                    seen[s >> 6] |= bit
+                    if filtered and not self._passes(s, g, co, fi, stock):
                         continue
                     total += 1
+                    b = dbase[s]
                     wt = c
-                    if pass_ == 0 and dp.flags:
-                        wt = self._whole_tier(s, 1, &qid, w, m)
-                        if c < wt:
-                            wt = c
-                    elif c == T_WORD_PREFIX:
-                        # the best this doc can be is a name prefix: skip the (cache-missing)
-                        # name check when even that cannot enter the full heap
-                        if nheap == want and ((<uint64_t>T_NAME_PREFIX) << 61 | dp.base) >= self.keys[0]:
-                            continue
-                        n0 = dp.name0
-                        if n0 >= 0 and self.tok_stamp[n0] == S and self.tok_class[n0] == T_WORD_PREFIX:
-                            wt = T_NAME_PREFIX
-                    key = ((<uint64_t>wt) << 61) | dp.base
+                    if c == T_WORD_PREFIX:
+                        if pass_ == 0 and code_possible and (self.doc[s].flags & 2):
+                            # some document has the word as a whole code field: the full check
+                            wt = self._whole_tier(s, 1, &qid, w, m)
+                            if c < wt:
+                                wt = c
+                        else:
+                            dn = dname[s]
+                            if pass_ == 0 and dn == exact_name:
+                                wt = T_NAME_EXACT  # the name is exactly the word (no code field is)
+                            elif nheap == want and ((<uint64_t>T_NAME_PREFIX) << 61 | b) >= self.keys[0]:
+                                continue  # cannot enter the full heap even as a name prefix
+                            elif dn != NO_NAME:
+                                n0 = <int32_t>(dn >> 1)
+                                if self.tok_stamp[n0] == S and self.tok_class[n0] == T_WORD_PREFIX:
+                                    wt = T_NAME_PREFIX
+                    key = ((<uint64_t>wt) << 61) | b
                     if nheap < want:
                         self.keys[nheap] = key
                         _heap_sift_up(self.keys, nheap)
@@ -1192,11 +1312,15 @@ cdef class SearchIndex:
         _grow(<void**>&self.keys, &self.keys_cap, (ncand if want * 4 >= ncand else want) + 1, sizeof(uint64_t))
         if want * 4 >= ncand:
             for i in range(ncand):
+                if i + PREFETCH_AHEAD < ncand:
+                    self._prefetch_key(self.cand[i + PREFETCH_AHEAD])
                 self.keys[i] = self._key(self.cand[i])
             qsort(self.keys, ncand, sizeof(uint64_t), _cmp_u64)
         else:
             n = 0
             for i in range(ncand):
+                if i + PREFETCH_AHEAD < ncand:
+                    self._prefetch_key(self.cand[i + PREFETCH_AHEAD])
                 key = self._key(self.cand[i])
                 if n < want:
                     self.keys[n] = key
@@ -1210,5 +1334,9 @@ cdef class SearchIndex:
             out.append(<int32_t>(self.keys[i] & 0x3FFFFFFF))
         return ncand, out
 
+    cdef inline void _prefetch_key(self, int32_t s) noexcept:
+        SK_PREFETCH(&self.dtier[s])
+        SK_PREFETCH(&self.dbase[s])
+
     cdef inline uint64_t _key(self, int32_t s) noexcept:
-        return ((<uint64_t>self.doc[s].tier) << 61) | self.doc[s].base
+        return ((<uint64_t>self.dtier[s]) << 61) | self.dbase[s]

@@ -6,6 +6,13 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Hint that *p will be read soon (a posting list's next documents); a no-op without GCC/Clang. */
+#if defined(__GNUC__)
+#define SK_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define SK_PREFETCH(p) ((void)(p))
+#endif
+
 /* FNV-1a, 64-bit: token interning (collisions are resolved by comparing bytes). */
 static inline uint64_t sk_hash(const char *s, int32_t n) {
     uint64_t h = 1469598103934665603ULL;
@@ -30,6 +37,26 @@ static inline int64_t sk_find(const char *hay, int64_t n, const char *needle, in
         p = q + 1;
     }
     return -1;
+}
+
+/* The set of byte values of s[0..n), folded into 64 bits (bit b & 63). One edit changes such a
+ * set by at most two bits (a substitution drops one value and adds one; an insertion or deletion
+ * one; a transposition none), so popcount(mask(a) ^ mask(b)) > 2k proves the OSA distance > k:
+ * a filter that spares the DP for most same-length tokens in the typo scan. */
+static inline uint64_t sk_mask(const char *s, int32_t n) {
+    uint64_t m = 0;
+    for (int32_t i = 0; i < n; i++) m |= (uint64_t)1 << ((unsigned char)s[i] & 63);
+    return m;
+}
+
+static inline int sk_popcount(uint64_t x) {
+#if defined(__GNUC__)
+    return __builtin_popcountll(x);
+#else
+    int c = 0;
+    for (; x; x &= x - 1) c++;
+    return c;
+#endif
 }
 
 /* Optimal-string-alignment distance between a[0..la) and b[0..lb) if it is <= k, else k + 1.

@@ -9,10 +9,11 @@ How it is fast:
 * dict form: validation and the work share C-level passes over CPython's dict iteration (seqs
   read straight from exact ints, ``merge`` starts from a C copy of ``a``, the caller's int objects
   are reused), no intermediate key sets or per-entry Python calls;
-* dense form: the Python-level checks are a handful of attribute reads, then the raw buffers go
-  to the C loops in ``vclock_kernels.h`` (branch-free, AVX2/AVX-512 clones where the compiler
-  supports them; no per-element Python objects and no typed-memoryview setup, which would dominate
-  at 64 nodes); large batches release the GIL.
+* dense form: per call, the checks are a few loads from the array structs through numpy's C API
+  and results are allocated with ``PyArray_EMPTY`` (a buffer request, a Python attribute read or
+  ``a.copy()`` each cost about as much as the 64-node merge itself); then the raw data go to the
+  C loops in ``vclock_kernels.h`` (branch-free, AVX2/AVX-512 clones where the compiler supports
+  them; no per-element Python objects, no typed-memoryview setup); large batches release the GIL.
 
 Only clean input takes the fast paths: an exact ``dict`` of exact ``str`` -> exact ``int`` in
 range, aligned contiguous arrays. Anything else (subclasses, numpy integer seqs, every error) is
@@ -20,11 +21,13 @@ handed to the reference, or normalised first, so the fast paths stay simple and 
 implementations cannot drift apart on corner cases.
 """
 
-from cpython.buffer cimport PyBUF_FORMAT, PyBUF_SIMPLE, PyBUF_STRIDES, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport PyBUF_STRIDES, PyBuffer_Release, PyObject_GetBuffer
 from cpython.dict cimport PyDict_CheckExact, PyDict_Copy
 from cpython.long cimport PyLong_CheckExact
 from cpython.unicode cimport PyUnicode_CheckExact
 from libc.stdint cimport int8_t, int64_t, uintptr_t
+
+cimport numpy as cnp
 
 from vclock_kernels cimport (
     VC_AFTER,
@@ -76,6 +79,8 @@ CONCURRENT = VC_CONCURRENT
 
 if (BEFORE, EQUAL, AFTER, CONCURRENT) != (_ref.BEFORE, _ref.EQUAL, _ref.AFTER, _ref.CONCURRENT):
     raise ImportError("vaultsync._compiled.vclock constants disagree with vaultsync.pure.vclock")
+
+cnp.import_array()
 
 cdef object _INT64 = np.dtype(np.int64)
 cdef object _INT8 = np.dtype(np.int8)
@@ -258,29 +263,37 @@ cdef inline const int64_t* _data(const Py_buffer* view) noexcept nogil:
     return <const int64_t*>view.buf
 
 
-cdef inline bint _fast_vector(object x, Py_buffer* view) except -1:
-    """Acquire ``view`` if ``x`` is an exact ndarray holding a 1-D aligned C-contiguous native int64
-    vector: the per-call fast path, one buffer request instead of Python attribute reads.
+cdef inline int64_t* _fast_data(object x, Py_ssize_t* n) noexcept:
+    """Data pointer of ``x`` if it is an exact ndarray holding a 1-D aligned C-contiguous native
+    int64 vector (its length in ``n``), else NULL: the per-call fast path.
 
-    Returns False (with nothing held) for anything else; the caller then takes the general path,
-    which validates through the reference. Accepting only what the reference accepts keeps the
-    two from drifting: 'l' and 'q' are the buffer formats numpy gives a native int64 array.
+    Read straight from the array struct through numpy's C API: a handful of loads, no buffer
+    request, no Python attribute access (at 64 nodes those would cost more than the merge). For
+    anything else the caller takes the general path, which validates through the reference.
+    Accepting only what the reference accepts keeps the two from drifting: NPY_LONG and
+    NPY_LONGLONG are the type numbers of a native 8-byte int64 array.
     """
+    cdef cnp.ndarray arr
+    cdef int t
     if type(x) is not _ndarray:
-        return False
-    PyObject_GetBuffer(x, view, PyBUF_STRIDES | PyBUF_FORMAT)
-    cdef const char* fmt = view.format
+        return NULL
+    arr = <cnp.ndarray>x
+    t = cnp.PyArray_TYPE(arr)
     if (
-        view.ndim == 1
-        and view.itemsize == 8
-        and fmt != NULL
-        and (fmt[0] == b"l" or fmt[0] == b"q")
-        and fmt[1] == 0
-        and _is_c_contiguous(view)
+        cnp.PyArray_NDIM(arr) == 1
+        and (t == cnp.NPY_LONG or t == cnp.NPY_LONGLONG)
+        and cnp.PyArray_ITEMSIZE(arr) == 8
+        and cnp.PyArray_ISCARRAY_RO(arr)  # C-contiguous, aligned, native byte order
     ):
-        return True
-    PyBuffer_Release(view)
-    return False
+        n[0] = cnp.PyArray_DIM(arr, 0)
+        return <int64_t*>cnp.PyArray_DATA(arr)
+    return NULL
+
+
+cdef inline object _new_vector(Py_ssize_t n):
+    """A fresh uninitialised int64 vector (C-contiguous, aligned) straight from numpy's C API."""
+    cdef cnp.npy_intp dims = n
+    return cnp.PyArray_EMPTY(1, &dims, cnp.NPY_INT64, 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,27 +302,15 @@ cdef inline bint _fast_vector(object x, Py_buffer* view) except -1:
 
 def merge_dense(a, b):
     """Element-wise max of two dense clocks (see ``vaultsync.pure.vclock.merge_dense``)."""
-    cdef Py_buffer views[3]
-    cdef int held = 0
-    cdef Py_ssize_t n
-    if _fast_vector(a, &views[0]):
-        held = 1
-        try:
-            if _fast_vector(b, &views[1]):
-                held = 2
-                n = views[0].shape[0]
-                if views[1].shape[0] == n and n < _NOGIL_MIN and (
-                    vc_or(_data(&views[0]), n) | vc_or(_data(&views[1]), n)
-                ) >= 0:
-                    # Clean small input: copy a, max b into it. a.copy() is the cheapest way to
-                    # get a fresh int64 array without numpy's C API.
-                    out = a.copy()
-                    PyObject_GetBuffer(out, &views[2], PyBUF_SIMPLE)  # a fresh C-contiguous copy
-                    held = 3
-                    vc_max_into(<int64_t*>views[2].buf, _data(&views[1]), n)
-                    return out
-        finally:
-            _release(views, held)
+    cdef Py_ssize_t n = 0, nb = 0
+    cdef const int64_t* pa = _fast_data(a, &n)
+    cdef const int64_t* pb
+    if pa != NULL:
+        pb = _fast_data(b, &nb)
+        if pb != NULL and nb == n and n < _NOGIL_MIN and (vc_or(pa, n) | vc_or(pb, n)) >= 0:
+            out = _new_vector(n)
+            vc_max(<int64_t*>cnp.PyArray_DATA(<cnp.ndarray>out), pa, pb, n)
+            return out
     return _merge_dense(a, b)
 
 
@@ -332,7 +333,7 @@ cdef object _merge_dense(object a, object b):
             raise _ref._negative("a")
         if vc_or(_data(&views[1]), n) < 0:
             raise _ref._negative("b")
-        out = _empty(n, dtype=_INT64)
+        out = _new_vector(n)
         out = _acquire(out, &views[2])
         held += 1
         if n >= _NOGIL_MIN:
@@ -347,29 +348,20 @@ cdef object _merge_dense(object a, object b):
 
 def merge_into(dst, src):
     """Advance ``dst`` in place to ``max(dst, src)`` (see ``vaultsync.pure.vclock.merge_into``)."""
-    cdef Py_buffer views[2]
-    cdef int held = 0
-    cdef Py_ssize_t n
+    cdef Py_ssize_t n = 0, ns = 0
+    cdef int64_t* pd = _fast_data(dst, &n)
+    cdef const int64_t* ps
     cdef uintptr_t d0, s0, nbytes
-    if _fast_vector(dst, &views[0]):
-        held = 1
-        try:
-            if not views[0].readonly and _fast_vector(src, &views[1]):
-                held = 2
-                n = views[0].shape[0]
-                d0 = <uintptr_t>views[0].buf
-                s0 = <uintptr_t>views[1].buf
-                nbytes = <uintptr_t>n * sizeof(int64_t)
-                if (
-                    views[1].shape[0] == n
-                    and n < _NOGIL_MIN
-                    and (d0 + nbytes <= s0 or s0 + nbytes <= d0)  # disjoint (also rules out n == 0)
-                    and (vc_or(_data(&views[0]), n) | vc_or(_data(&views[1]), n)) >= 0
-                ):
-                    vc_max_into(<int64_t*>views[0].buf, _data(&views[1]), n)
-                    return None
-        finally:
-            _release(views, held)
+    if pd != NULL and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>dst):
+        ps = _fast_data(src, &ns)
+        if ps != NULL and ns == n and n < _NOGIL_MIN:
+            d0 = <uintptr_t>pd
+            s0 = <uintptr_t>ps
+            nbytes = <uintptr_t>n * sizeof(int64_t)
+            if (d0 + nbytes <= s0 or s0 + nbytes <= d0) and (vc_or(pd, n) | vc_or(ps, n)) >= 0:
+                # disjoint (which also rules out n == 0) and clean
+                vc_max_into(pd, ps, n)
+                return None
     return _merge_into(dst, src)
 
 
@@ -426,21 +418,13 @@ cdef object _merge_into(object dst, object src):
 
 def compare_dense(a, b):
     """Causal order of two dense clocks (see ``vaultsync.pure.vclock.compare_dense``)."""
-    cdef Py_buffer views[2]
-    cdef int held = 0
-    cdef Py_ssize_t n
-    if _fast_vector(a, &views[0]):
-        held = 1
-        try:
-            if _fast_vector(b, &views[1]):
-                held = 2
-                n = views[0].shape[0]
-                if views[1].shape[0] == n and n < _NOGIL_MIN and (
-                    vc_or(_data(&views[0]), n) | vc_or(_data(&views[1]), n)
-                ) >= 0:
-                    return vc_compare(_data(&views[0]), _data(&views[1]), n)
-        finally:
-            _release(views, held)
+    cdef Py_ssize_t n = 0, nb = 0
+    cdef const int64_t* pa = _fast_data(a, &n)
+    cdef const int64_t* pb
+    if pa != NULL:
+        pb = _fast_data(b, &nb)
+        if pb != NULL and nb == n and n < _NOGIL_MIN and (vc_or(pa, n) | vc_or(pb, n)) >= 0:
+            return vc_compare(pa, pb, n)
     return _compare_dense(a, b)
 
 
@@ -487,7 +471,7 @@ def merge_many(m):
         k = views[0].shape[1]
         if vc_or(_data(&views[0]), n * k) < 0:
             raise _ref._negative("m")
-        out = _empty(k, dtype=_INT64)
+        out = _new_vector(k)
         out = _acquire(out, &views[1])
         held += 1
         if n * k >= _NOGIL_MIN:

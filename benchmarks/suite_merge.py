@@ -75,7 +75,7 @@ def run(quick: bool) -> list[Table]:
         rows.append([name, t * 1e3, n / t / 1e6])
         return t
 
-    decide_t = sort_t = None
+    decide_t = sort_t = unsorted_t = None
     if compiled:
         c = compiled
         decide_t = add("compiled decide (batch sorted by key)", lambda: c.decide(*srt, *cur))
@@ -85,6 +85,10 @@ def run(quick: bool) -> list[Table]:
             return c.decide(keys[o], hlcs[o], nodes[o], *cur)
 
         sort_t = add("compiled argsort + decide (batch in arrival order)", sort_decide)
+        unsorted_t = add(
+            "compiled decide_unsorted (batch in arrival order, radix sort inside)",
+            lambda: c.decide_unsorted(keys, hlcs, nodes, *cur),
+        )
         add(
             "compiled apply (decide + state update, sorted batch)",
             lambda: c.apply(ck, ch, cn, cr, sk, sh, sn, sr),
@@ -112,15 +116,16 @@ def run(quick: bool) -> list[Table]:
             "DESIGN.md anchor: pure-Python LWW ~0.6 M changes/s",
         ],
     )
-    if decide_t is not None and sort_t is not None:
+    if decide_t is not None and sort_t is not None and unsorted_t is not None:
         table.targets = [
             (
                 f">= 10 M changes/s, key-sorted batch (compiled decide: {n / decide_t / 1e6:.1f} M/s)",
                 n / decide_t >= 1e7,
             ),
             (
-                f">= 10 M changes/s incl. sorting an arrival-order batch ({n / sort_t / 1e6:.1f} M/s)",
-                n / sort_t >= 1e7,
+                ">= 10 M changes/s incl. sorting an arrival-order batch (compiled decide_unsorted: "
+                f"{n / unsorted_t / 1e6:.1f} M/s; argsort + decide: {n / sort_t / 1e6:.1f} M/s)",
+                n / unsorted_t >= 1e7,
             ),
         ]
     return [table]

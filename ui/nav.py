@@ -17,6 +17,8 @@ INVENTORY_PATH = "/inventory"
 REGISTER_PATH = "/register"
 REFUND_PATH = "/refund"
 SHIFT_PATH = "/shift"
+PRICING_PATH = "/pricing"
+SYNC_PATH = "/sync"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,20 @@ NAV: list[NavItem] = [
         "inventory_2",
         Role.CASHIER,
         "Find a card by name, set, number or barcode and see where the copies are",
+    ),
+    NavItem(
+        PRICING_PATH,
+        "Pricing",
+        "sell",
+        Role.MANAGER,
+        "Price reviews, price-file imports, pricing rules and price feeds",
+    ),
+    NavItem(
+        SYNC_PATH,
+        "Sync",
+        "sync",
+        Role.MANAGER,
+        "Other terminals: online or not, lag, merge alerts, pairing and revocation",
     ),
 ]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from vaultsync import __version__
+from vaultsync import __version__, cli_sync
 from vaultsync.config import Config
 from vaultsync.domain.errors import VaultSyncError
 
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the terminal: cashier/manager UI and REST API on one port")
     _common(p)
     _server_options(p)
+    cli_sync.add_serve_options(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pin", action="store_true", help="change the PIN instead of the password")
     p.add_argument("--stdin", action="store_true", help="read the new secret from standard input")
     p.set_defaults(func=cmd_user_passwd)
+    cli_sync.add_commands(sub, _common)
     return parser
 
 
@@ -198,6 +200,12 @@ def _serve(services: Any) -> None:
     from ui.server import create_app, run
 
     create_app(services)
+    if services.config.station_role.value in ("manager", "hq"):
+        # price feeds are fetched by the manager desk (or HQ) only: one fetch per shop, whose
+        # results replicate, instead of every register importing the same file
+        from vaultsync.services.price_feeds import FeedScheduler
+
+        FeedScheduler(services.price_feeds).start()
     print(
         f"VaultSync {__version__} serving {services.shop.name!r} on "
         f"http://{services.config.host}:{services.config.port} "
@@ -214,7 +222,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from vaultsync import logs
 
     logs.setup(os.environ.get("VAULTSYNC_LOG_LEVEL", "INFO"))
-    _serve(_services(_config(args)))
+    services = _services(_config(args))
+    node = cli_sync.start_sync(services, args)
+    try:
+        _serve(services)
+    finally:
+        if node is not None:
+            node.stop()
     return EXIT_OK
 
 

@@ -252,3 +252,88 @@ def test_large_batches_match(compiled: ModuleType) -> None:
         hlcs = rng.integers(0, 50, n)
         nodes = rng.integers(0, 4, n)
         assert_parity(compiled, "decide", keys, hlcs, nodes, ck, ch, cn)
+
+
+# ---------------------------------------------------------------------------------------------
+# decide_unsorted: the same decision for a batch in arrival order (radix-sorted in the kernel)
+
+
+@parity
+@given(
+    batch=st.lists(st.one_of(small_writes, wide_writes), max_size=30),
+    current=st.lists(st.one_of(small_writes, wide_writes), max_size=30),
+    strided=st.booleans(),
+)
+def test_decide_unsorted_matches(
+    compiled: ModuleType, batch: list[Write], current: list[Write], strided: bool
+) -> None:
+    keys, hlcs, nodes, _ = batch_arrays(batch, sort=False)
+    state = state_arrays(current)
+    if strided:
+        keys = np.repeat(keys, 2)[::2]
+    assert_parity(compiled, "decide_unsorted", keys, hlcs, nodes, *state[:3])
+
+
+@props
+@given(batch=st.lists(st.one_of(small_writes, wide_writes), max_size=30), current=st.lists(small_writes))
+def test_decide_unsorted_is_decide_in_arrival_order(
+    impl: ModuleType, batch: list[Write], current: list[Write]
+) -> None:
+    """Per change, the same verdict as ``decide`` on the stably key-sorted batch."""
+    keys, hlcs, nodes, _ = batch_arrays(batch, sort=False)
+    ck, ch, cn, _ = state_arrays(current)
+    win, pos = impl.decide_unsorted(keys, hlcs, nodes, ck, ch, cn)
+    order = np.argsort(keys, kind="stable")
+    swin, spos = impl.decide(keys[order], hlcs[order], nodes[order], ck, ch, cn)
+    assert win.dtype == np.bool_ and pos.dtype == np.int64
+    assert win[order].tolist() == swin.tolist()
+    assert pos[order].tolist() == spos.tolist()
+
+
+def test_decide_unsorted_edge_cases(impl: ModuleType) -> None:
+    e = np.zeros(0, dtype=np.int64)
+    win, pos = impl.decide_unsorted(e, e, e, e, e, e)
+    assert win.shape == pos.shape == (0,)
+    k = np.array([2, 1, 1, 1], dtype=np.int64)
+    h = np.array([1, 7, 5, 7], dtype=np.int64)
+    n = np.array([0, 3, 0, 3], dtype=np.int64)
+    win, pos = impl.decide_unsorted(k, h, n, e, e, e)
+    assert win.tolist() == [True, True, False, False]  # the earliest of an exact tie wins
+    ck, ch, cn = np.array([1], dtype=np.int64), np.array([7], dtype=np.int64), np.array([3], dtype=np.int64)
+    win, pos = impl.decide_unsorted(k, h, n, ck, ch, cn)
+    assert win.tolist() == [True, False, False, False]
+    assert pos.tolist() == [-1, 0, 0, 0]
+    extreme = np.array([I64.max, I64.min, 0, I64.max, I64.min], dtype=np.int64)  # full key range
+    one = np.ones(5, dtype=np.int64)
+    win, pos = impl.decide_unsorted(extreme, np.arange(5, dtype=np.int64), one, e, e, e)
+    assert win.tolist() == [False, False, True, True, True]
+
+
+def test_decide_unsorted_bad_input(impl: ModuleType) -> None:
+    k = np.array([3, 1, 2], dtype=np.int64)
+    e = np.zeros(0, dtype=np.int64)
+    impl.decide_unsorted(k, k, k, e, e, e)  # any batch order is fine
+    with pytest.raises(ValueError, match=r"cur_keys\[1\] = 1 follows 1"):
+        impl.decide_unsorted(k, k, k, np.array([1, 1], dtype=np.int64), k[:2], k[:2])
+    with pytest.raises(ValueError, match="same length"):
+        impl.decide_unsorted(k, k[:2], k, e, e, e)
+    with pytest.raises(ValueError, match="dtype int64"):
+        impl.decide_unsorted(k.astype(np.int32), k, k, e, e, e)
+    with pytest.raises(TypeError):
+        impl.decide_unsorted(k, k, [1, 2, 3], e, e, e)
+
+
+@pytest.mark.parametrize("spread", [1, 2**40], ids=["packed", "wide-keys"])
+def test_large_unsorted_batches_match(compiled: ModuleType, spread: int) -> None:
+    """Both radix paths (key offset and row packed in one word; (key, row) pairs when the keys
+    span too many bits), above the GIL-release threshold."""
+    rng = np.random.default_rng(12)
+    ck = np.unique(rng.integers(0, 10**6, 200_000)) * spread
+    ch = rng.integers(0, 50, ck.shape[0])
+    cn = rng.integers(0, 4, ck.shape[0])
+    for n in (100, 60_000):
+        keys = np.concatenate([rng.choice(ck, n // 2), rng.integers(0, 10**6, n - n // 2) * spread])
+        rng.shuffle(keys)
+        hlcs = rng.integers(0, 50, n)
+        nodes = rng.integers(0, 4, n)
+        assert_parity(compiled, "decide_unsorted", keys, hlcs, nodes, ck, ch, cn)

@@ -22,13 +22,18 @@ from vaultsync.store.models import (
     GiftCardEntry,
     Location,
     Node,
+    PriceFeed,
     PriceReview,
+    PriceRule,
     PriceUpdate,
     Product,
+    ReorderPoint,
     Setting,
     Shift,
     Sku,
     Station,
+    StockCount,
+    StockCountEntry,
     StockMovement,
     SyncAlert,
     Transaction,
@@ -70,6 +75,10 @@ def sku(s: VaultSession) -> Sku:
 
 def location(s: VaultSession) -> Location:
     return _add(s, Location(kind="store", name="Main"))
+
+
+def stock_count(s: VaultSession) -> StockCount:
+    return _add(s, StockCount(location_id=location(s).id, name="Case count"))
 
 
 def customer(s: VaultSession) -> Customer:
@@ -144,6 +153,18 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
     Cart: lambda s: _add(s, Cart(payload={"lines": []})),
     GiftCard: gift_card,
     GiftCardEntry: lambda s: _add(s, GiftCardEntry(gift_card_id=gift_card(s).id, delta_cents=2500)),
+    StockCount: stock_count,
+    StockCountEntry: lambda s: _add(
+        s,
+        StockCountEntry(
+            count_id=stock_count(s).id,
+            sku_id=sku(s).id,
+            location_id=location(s).id,
+            counted=2,
+            seen_on_hand=3,
+        ),
+    ),
+    ReorderPoint: lambda s: _add(s, ReorderPoint(sku_id=sku(s).id, min_on_hand=2, reorder_qty=6)),
     SyncAlert: lambda s: _add(
         s,
         SyncAlert(
@@ -151,12 +172,15 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
             kind="oversell",
             severity="warning",
             subject_table="skus",
-            subject_id=new_id(),
-            message="x",
-            details={},
+            subject_id=sku(s).id,
+            message="Sold more than on hand",
             detected_by=new_node_id(),
         ),
     ),
+    PriceRule: lambda s: _add(
+        s, PriceRule(name=f"Rule {new_id()[-6:]}", game_id=game(s).id, markup_bps=11000)
+    ),
+    PriceFeed: lambda s: _add(s, PriceFeed(name=f"feed-{new_id()[-8:]}", url="http://127.0.0.1:9/p.csv")),
 }
 
 #: a column of each mutable (lww) model that an update test can change, with a new value
@@ -177,5 +201,9 @@ MUTATIONS: dict[type[Base], tuple[str, Any]] = {
     Node: ("revoked_at", NOW),
     Cart: ("status", "held"),
     GiftCard: ("is_active", False),
-    SyncAlert: ("resolution_note", "handled"),
+    StockCount: ("status", "abandoned"),
+    ReorderPoint: ("min_on_hand", 4),
+    SyncAlert: ("resolution_note", "counted again"),
+    PriceRule: ("markup_bps", 12500),
+    PriceFeed: ("interval_minutes", 60),
 }

@@ -10,9 +10,10 @@ In memory a table's LWW state is four aligned columns sorted by key:
 ``cur_refs``   ``int64`` index of the value in a value store (only :func:`apply` carries it).
 
 An incoming batch is the same four columns, sorted by key (non-decreasing: one key may appear
-several times, e.g. two terminals edited the same price offline). Sort it first with
-``np.argsort(keys)`` if it arrived in ``(origin, seq)`` order; any sort kind will do, since only
-exact duplicates of one write can swap places and they carry the same value.
+several times, e.g. two terminals edited the same price offline). A batch in arrival
+(``(origin, seq)``) order goes to :func:`decide_unsorted`, which sorts inside the kernel; or sort
+it first with ``np.argsort(keys)``: any sort kind will do, since only exact duplicates of one
+write can swap places and they carry the same value.
 
 :func:`decide` is the kernel: one merge-join pass over both key columns that returns
 
@@ -21,6 +22,10 @@ exact duplicates of one write can swap places and they carry the same value.
   and only if that is strictly greater than the current ``(hlc, node)`` or the key is new;
 * ``pos``: int64 per incoming change, the index of its key in ``cur_keys``, or -1 for a new key,
   so the caller can update in place or insert without searching again.
+
+:func:`decide_unsorted` is the same decision for a batch in any key order, ``win`` and ``pos``
+given per change in the order the batch came in; "first on an exact tie" is then the change
+that comes first in the batch (for a key-sorted batch both functions return the same).
 
 Why these rules give the replication guarantees: the state after applying a set of changes is,
 per key, the maximum ``(hlc, node)`` over the current version and all changes ever seen; a max is
@@ -51,7 +56,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["apply", "decide"]
+__all__ = ["apply", "decide", "decide_unsorted"]
 
 Int64s = npt.NDArray[np.int64]
 Decision = tuple[npt.NDArray[np.bool_], Int64s]
@@ -133,6 +138,36 @@ def decide(
     _check_decide(keys, hlcs, nodes, cur_keys, cur_hlcs, cur_nodes)
     _check_sorted(keys, "keys", strict=False)
     _check_sorted(cur_keys, "cur_keys", strict=True)
+    return _decide(keys, hlcs, nodes, cur_keys, cur_hlcs, cur_nodes)
+
+
+def decide_unsorted(
+    keys: Int64s,
+    hlcs: Int64s,
+    nodes: Int64s,
+    cur_keys: Int64s,
+    cur_hlcs: Int64s,
+    cur_nodes: Int64s,
+) -> Decision:
+    """:func:`decide` for a batch in any order (e.g. as it arrived from peers).
+
+    Same arguments, validation (except that ``keys`` may be in any order) and results; ``win``
+    and ``pos`` follow the batch's own order, and of exact ties the earliest change wins.
+    """
+    _check_decide(keys, hlcs, nodes, cur_keys, cur_hlcs, cur_nodes)
+    _check_sorted(cur_keys, "cur_keys", strict=True)
+    return _decide(keys, hlcs, nodes, cur_keys, cur_hlcs, cur_nodes)
+
+
+def _decide(
+    keys: Int64s,
+    hlcs: Int64s,
+    nodes: Int64s,
+    cur_keys: Int64s,
+    cur_hlcs: Int64s,
+    cur_nodes: Int64s,
+) -> Decision:
+    """The decision for validated input; needs no key order (lexsort and searchsorted)."""
     n, m = keys.shape[0], cur_keys.shape[0]
     win = np.zeros(n, dtype=bool)
     if m:

@@ -44,6 +44,8 @@ class SkuRow:
     shelf_price_cents: int
     market_price_cents: int | None
     on_hand: int
+    #: where the copies are, for the counter: "Case 2 › Row A (2), Backroom (1)"
+    where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,11 +157,21 @@ class InventoryService:
             .where(Sku.id.in_(sku_ids))
         )
         with self.store.read() as s:
+            where = _where_texts(s, sku_ids)
             found = {
-                sku.id: _row(sku, product, game_, card_set, int(oh))
+                sku.id: _row(sku, product, game_, card_set, int(oh), where.get(sku.id))
                 for sku, product, game_, card_set, oh in s.execute(stmt)
             }
         return [found[i] for i in sku_ids if i in found]
+
+    def where_is(self, sku_id: str) -> list[StockAt]:
+        """Where a SKU's copies are, fullest place first, as short shelf paths ("Case B › Binder 3").
+
+        For the register and the price-check kiosk: the shop's root location is left out of the
+        path (everyone knows which shop they are in). Unknown SKUs give an empty list.
+        """
+        with self.store.read() as s:
+            return _where(s, [sku_id]).get(sku_id, [])
 
     def detail(self, sku_id: str, *, viewer: Role | None = None) -> SkuDetail:
         """Everything about one SKU. What the shop paid (cost basis) is only given to
@@ -223,7 +235,62 @@ def location_paths(session: Session) -> dict[str, str]:
     return out
 
 
-def _row(sku: Sku, product: Product, game: Game, card_set: CardSet | None, on_hand: int) -> SkuRow:
+def short_location_paths(session: Session) -> dict[str, str]:
+    """Like :func:`location_paths` without a top-level "store" node (the shop itself)."""
+    full = location_paths(session)
+    roots = {
+        loc_id: name
+        for loc_id, name in session.execute(
+            select(Location.id, Location.name).where(Location.parent_id.is_(None), Location.kind == "store")
+        )
+    }
+    out: dict[str, str] = {}
+    for loc_id, path in full.items():
+        short = path
+        for root_id, root_name in roots.items():
+            prefix = f"{root_name} › "
+            if path.startswith(prefix) and loc_id != root_id:
+                short = path[len(prefix) :]
+                break
+        out[loc_id] = short
+    return out
+
+
+def _where(session: Session, sku_ids: list[str]) -> dict[str, list[StockAt]]:
+    levels = session.execute(
+        select(StockLevel.sku_id, StockLevel.location_id, StockLevel.on_hand).where(
+            StockLevel.sku_id.in_(sku_ids), StockLevel.on_hand > 0
+        )
+    ).all()
+    if not levels:
+        return {}
+    paths = short_location_paths(session)
+    out: dict[str, list[StockAt]] = {}
+    for sku_id, loc_id, qty in levels:
+        out.setdefault(sku_id, []).append(StockAt(loc_id, paths.get(loc_id, "?"), int(qty)))
+    for places in out.values():
+        places.sort(key=lambda p: (-p.on_hand, p.path))
+    return out
+
+
+def where_text(places: list[StockAt], *, limit: int = 3) -> str | None:
+    """ "Case 2 › Row A (2), Backroom (1)"; "+N more" past ``limit`` places."""
+    if not places:
+        return None
+    shown = ", ".join(f"{p.path} ({p.on_hand})" for p in places[:limit])
+    more = len(places) - limit
+    return f"{shown}, +{more} more" if more > 0 else shown
+
+
+def _where_texts(session: Session, sku_ids: list[str]) -> dict[str, str]:
+    return {
+        sku_id: text for sku_id, places in _where(session, sku_ids).items() if (text := where_text(places))
+    }
+
+
+def _row(
+    sku: Sku, product: Product, game: Game, card_set: CardSet | None, on_hand: int, where: str | None = None
+) -> SkuRow:
     return SkuRow(
         sku_id=sku.id,
         sku_code=sku.sku_code,
@@ -241,4 +308,5 @@ def _row(sku: Sku, product: Product, game: Game, card_set: CardSet | None, on_ha
         shelf_price_cents=sku.shelf_price_cents,
         market_price_cents=sku.market_price_cents,
         on_hand=on_hand,
+        where=where,
     )

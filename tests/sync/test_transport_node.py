@@ -1,0 +1,159 @@
+"""Sync nodes over real mutual-TLS sockets on loopback: pairing, live push, anti-entropy, revocation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services.pos_fixtures import Pos, build_pos
+from tests.sync.net_helpers import free_port
+from vaultsync.domain.enums import Tender
+from vaultsync.services.checkout import TenderInput
+from vaultsync.store import Store, open_store
+from vaultsync.store.models import Node
+from vaultsync.store.types import utcnow
+from vaultsync.sync import pairing
+from vaultsync.sync.apply import vector_clock
+from vaultsync.sync.node import SyncNode
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return cond()
+
+
+class Mesh:
+    """Terminals of one shop, each a store + data dir + SyncNode on loopback."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.stores: list[Store] = []
+        self.nodes: list[SyncNode] = []
+        self.ports: list[int] = []
+
+    def terminal(self, name: str, peers: list[int], *, interval: float = 0.5) -> SyncNode:
+        d = self.tmp / name
+        d.mkdir()
+        store = open_store(f"sqlite:///{d / 'vaultsync.db'}")
+        self.stores.append(store)
+        if not self.nodes:
+            ident = pairing.init_shop(store, d, name="Card Castle")
+        else:
+            first = self.nodes[0]
+            assert first.pairing_port is not None
+            code = pairing.create_code(first.store)
+            ident = pairing.join(store, d, "127.0.0.1", first.pairing_port, code.code, name=name).identity
+        port = free_port()
+        node = SyncNode(
+            store,
+            ident,
+            host="127.0.0.1",
+            port=port,
+            static_peers=[f"127.0.0.1:{p}" for p in peers],
+            zeroconf=False,
+            interval=interval,
+            pairing_port=free_port(),
+        )
+        node.start()
+        self.nodes.append(node)
+        self.ports.append(port)
+        return node
+
+    def close(self) -> None:
+        for n in self.nodes:
+            n.stop()
+        for s in self.stores:
+            s.close()
+
+
+@pytest.fixture
+def mesh(tmp_path: Path) -> Iterator[Mesh]:
+    m = Mesh(tmp_path)
+    yield m
+    m.close()
+
+
+def caught_up(a: Store, b: Store) -> bool:
+    """b holds everything a holds."""
+    ca, cb = vector_clock(a), vector_clock(b)
+    return all(cb.get(o, 0) >= s for o, s in ca.items())
+
+
+def sell(pos: Pos, request: str) -> None:
+    cart = pos.checkout.new_cart(actor=pos.cashier, station_id=pos.station_id)
+    view = pos.checkout.add_sku(cart.id, pos.bulk_id, 1, actor=pos.cashier)
+    pos.checkout.complete(
+        cart.id, [TenderInput(Tender.CASH, view.total_cents)], actor=pos.cashier, client_request_id=request
+    )
+
+
+def test_a_sale_is_pushed_to_a_connected_peer_at_once(mesh: Mesh) -> None:
+    a = mesh.terminal("a", [])
+    b = mesh.terminal("b", [mesh.ports[0]])
+    pos = build_pos(a.store)
+    assert wait_for(lambda: caught_up(a.store, b.store))
+    assert wait_for(lambda: any(p.ready for p in a.links()))  # a dialled back after b announced itself
+    # anti-entropy is slowed right down, so only live push can deliver in time
+    a.interval = b.interval = 3600
+    time.sleep(0.3)
+    sell(pos, "live-1")
+    assert wait_for(lambda: caught_up(a.store, b.store), timeout=1.0)
+    assert any(p.pushes for p in a.links())
+
+
+def test_a_peer_that_was_down_catches_up_by_anti_entropy(mesh: Mesh) -> None:
+    a = mesh.terminal("a", [])
+    b = mesh.terminal("b", [mesh.ports[0]])
+    pos = build_pos(a.store)
+    assert wait_for(lambda: caught_up(a.store, b.store))
+    b.stop()
+    for i in range(5):
+        sell(pos, f"offline-{i}")
+    assert not caught_up(a.store, b.store)
+    b2 = SyncNode(
+        b.store,
+        b.identity,
+        host="127.0.0.1",
+        port=mesh.ports[1],
+        static_peers=[f"127.0.0.1:{mesh.ports[0]}"],
+        zeroconf=False,
+        interval=0.5,
+    )
+    mesh.nodes[1] = b2
+    b2.start()
+    assert wait_for(lambda: caught_up(a.store, b2.store))
+    status = b2.status()
+    assert status["peers"][0]["node_id"] == a.store.node_id and status["peers"][0]["online"]
+
+
+def test_three_terminals_converge_and_a_revocation_shuts_one_out(mesh: Mesh) -> None:
+    a = mesh.terminal("a", [])
+    b = mesh.terminal("b", [mesh.ports[0]])
+    c = mesh.terminal("c", [mesh.ports[0], mesh.ports[1]])
+    build_pos(a.store)
+    assert wait_for(lambda: caught_up(a.store, b.store) and caught_up(a.store, c.store))
+    # revoke c on a; the replicated row reaches b, and both refuse c from then on
+    with a.store.uow() as uow:
+        row = uow.session.get(Node, c.store.node_id)
+        assert row is not None
+        row.revoked_at = utcnow()
+    a.revoked_changed()
+    assert wait_for(lambda: c.store.node_id in b.trust.revoked())
+    assert wait_for(
+        lambda: all(not p.ready for p in c.links()) and c.store.node_id not in a.server.connected_nodes()  # type: ignore[union-attr]
+    )
+    # c's new writes reach nobody
+    with c.store.uow() as uow:
+        uow.add(Node(node_id="00000000000000ff", name="forged"))
+    time.sleep(1.5)
+    with a.store.read() as s:
+        assert s.get(Node, "00000000000000ff") is None
+    with b.store.read() as s:
+        assert s.get(Node, "00000000000000ff") is None
