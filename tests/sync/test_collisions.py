@@ -204,3 +204,37 @@ def test_an_oversell_alert_is_persisted_once_and_resolved_everywhere(
     assert snapshot(a) == snapshot(b)
     with b.read() as s:
         assert s.scalar(select(SyncAlert.kind)) == alerts.OVERSELL
+
+
+def test_collision_and_compaction_on_either_backend(store: Store, tmp_path: Path) -> None:
+    """The parametrized store (SQLite or PostgreSQL) and a SQLite peer: a receipt-prefix clash
+    (a column of 8 characters: the suffix must fit PostgreSQL's VARCHAR), then compaction."""
+    from tests.sync.links import direct
+    from vaultsync.sync.protocol import compact, pull
+
+    pos = build_pos(store)
+    peer = open_store(f"sqlite:///{tmp_path / 'peer.db'}")
+    try:
+        pull(peer, direct(peer, store))
+        _, first = second_register(pos, store, "REG-0001")
+        time.sleep(0.002)
+        _, later = second_register(pos, peer, "REG-0001")
+        for _ in range(2):
+            pull(peer, direct(peer, store))
+            pull(store, direct(store, peer))
+        for node in (store, peer):
+            assert get(node, Station, first).receipt_prefix == "REG-0001"
+            renamed = get(node, Station, later).receipt_prefix
+            assert renamed == collisions.candidates("REG-0001", later, 8)[0] and len(renamed) == 8
+        assert snapshot(store) == snapshot(peer)
+        result = compact(store, {peer.node_id: vector_clock(peer)})
+        assert result.dropped > 0 and result.folded > 0
+        with peer.uow() as uow:  # an edit after compaction still merges by version
+            station = uow.session.get(Station, later)
+            assert station is not None
+            station.name = "Register by the door"
+        pull(store, direct(store, peer))
+        assert get(store, Station, later).name == "Register by the door"
+        assert snapshot(store) == snapshot(peer)
+    finally:
+        peer.close()

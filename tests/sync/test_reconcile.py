@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from tests.services.pos_fixtures import Pos, build_pos
 from tests.sync.links import direct
 from tests.sync.test_apply import on_hand, sell, set_sku, sku_field, snapshot
+from vaultsync.domain.errors import ReplicationError
 from vaultsync.store import Store, open_store
 from vaultsync.store.models import Customer, Sku, VectorClockEntry
 from vaultsync.sync import reconcile as recon
@@ -188,3 +189,34 @@ def test_bucket_count_grows_with_the_table() -> None:
     assert recon.bucket_count(0) == 1 and recon.bucket_count(16) == 1
     assert recon.bucket_count(1_000_000) == 65536
     assert recon.bucket_count(1000) == 64
+
+
+def test_a_terminal_restored_under_its_old_identity_is_stopped(
+    pair: tuple[Pos, Store, Store], tmp_path: Path
+) -> None:
+    """Writes made after the backup exist only on peers; new writes would reuse their seqs."""
+    import shutil
+
+    pos, a, b = pair
+    b.engine.dispose()
+    shutil.copy(tmp_path / "b.db", tmp_path / "b-old.db")
+    set_sku(b, pos.nm_id, notes="written after the backup")
+    pull(a, direct(a, b))
+    old = open_store(f"sqlite:///{tmp_path / 'b-old.db'}")
+    try:
+        assert old.node_id == b.node_id
+        with pytest.raises(ProtocolError, match="forgotten changes it wrote itself"):
+            handle(a, "changes", {"clock": {}}, peer_node=old.node_id)
+        before = snapshot(old)
+        with pytest.raises(ReplicationError, match="restored from a backup"):
+            pull(old, lambda kind, payload: handle(a, kind, payload))  # a peer that does not check
+        assert snapshot(old) == before
+        # a full reconciliation recovers the lost write and moves the numbering past it
+        assert reconcile(old, direct(old, a)).identical
+        assert sku_field(old, pos.nm_id, "notes") == "written after the backup"
+        set_sku(old, pos.nm_id, notes="after the reconciliation")
+        pull(a, direct(a, old))
+        assert sku_field(a, pos.nm_id, "notes") == "after the reconciliation"
+        assert snapshot(a) == snapshot(old)
+    finally:
+        old.close()

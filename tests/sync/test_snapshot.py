@@ -129,3 +129,24 @@ def test_snapshots_are_closed_and_bounded(shop: tuple[Pos, Store, Store]) -> Non
     for sid in ids:
         assert handle(a, "snapshot.end", {"id": sid}) == {"closed": True}
     assert handle(a, "snapshot.end", {"id": ids[0]}) == {"closed": False}
+
+
+def test_bootstrap_and_reconcile_across_backends(store: Store, tmp_path: Path) -> None:
+    """The parametrized store (SQLite or PostgreSQL) serves a snapshot to a SQLite terminal
+    (PostgreSQL: the backend-neutral encoded rows, not the raw SQLite copy), then the two
+    diverge and are reconciled without clocks."""
+    pos = build_pos(store)
+    sell(pos.checkout, pos, pos.station_id, pos.nm_id, "sale")
+    fresh = open_store(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        bootstrap(fresh, direct(fresh, store), chunk=7)
+        assert snapshot(fresh) == snapshot(store)
+        set_sku(fresh, pos.nm_id, notes="edited on the new terminal")
+        set_sku(store, pos.bulk_id, shelf_price_cents=31)
+        from vaultsync.sync.protocol import reconcile
+
+        assert reconcile(fresh, direct(fresh, store)).identical
+        assert snapshot(fresh) == snapshot(store)
+        assert verify(store, direct(store, fresh)).identical
+    finally:
+        fresh.close()

@@ -39,9 +39,9 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, insert, not_, or_, select
+from sqlalchemy import Column, Table, and_, insert, not_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -245,15 +245,19 @@ class _Merger:
         return table
 
     def decode(self, table: Table, change: RemoteChange, data: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, value in data.items():
-            col = table.c.get(name)
-            if col is None:
-                raise ApplyError(
-                    f"change {change.origin_node}:{change.seq} sets {table.name}.{name}, a column this "
-                    "VaultSync does not have (a peer on another schema version?)"
-                )
-            out[col.key] = codec.decode_value(col, value)
+        """Change-log values -> column values (only date/time/binary columns need work)."""
+        names, special = _decoders(table)
+        if not names.issuperset(data):
+            name = next(n for n in data if n not in names)
+            raise ApplyError(
+                f"change {change.origin_node}:{change.seq} sets {table.name}.{name}, a column this "
+                "VaultSync does not have (a peer on another schema version?)"
+            )
+        out = dict(data)
+        for name, col in special:
+            value = out.get(name)
+            if value is not None:
+                out[name] = codec.decode_value(col, value)
         return out
 
     def apply(self, change: RemoteChange) -> None:
@@ -367,6 +371,121 @@ class _Merger:
                 change.origin_node,
                 change.seq,
             )
+
+    # ---- the fast path: fresh rows in bulk
+
+    def prefetch(self, ready: Sequence[RemoteChange]) -> set[tuple[str, int]]:
+        """The changes that can be written by a bulk INSERT: ``(origin, seq)`` of each.
+
+        A change qualifies when the merge could not do anything but insert it as it is:
+        an upsert of a row this node has never heard of (no row, no history in the log or
+        ``column_versions``), the only change for that row in the batch, and — for ``lww``
+        tables — carrying every column. That is nearly every change when a terminal
+        catches up, and it turns thousands of per-row statements into a few bulk ones.
+        Unique values are still checked, in bulk, when the buffer is written.
+        """
+        per_row: dict[tuple[str, str], int] = {}
+        by_table: dict[str, set[str]] = {}
+        for c in ready:
+            key = (c.table_name, c.pk)
+            per_row[key] = per_row.get(key, 0) + 1
+            by_table.setdefault(c.table_name, set()).add(c.pk)
+        known: set[tuple[str, str]] = set()
+        for name, pks in by_table.items():
+            model = self.models.get(name)
+            if model is None:
+                continue  # apply() reports it
+            table = self.table(model)
+            pk_col = next(iter(table.primary_key.columns))
+            ordered = sorted(pks)
+            for i in range(0, len(ordered), 2000):
+                part = ordered[i : i + 2000]
+                known.update(
+                    (name, str(r[0])) for r in self.s.execute(select(pk_col).where(pk_col.in_(part)))
+                )
+                if model.__replication__ == "lww":
+                    for src in (Change.pk, ColumnVersion.pk):
+                        tcol = Change.table_name if src is Change.pk else ColumnVersion.table_name
+                        known.update(
+                            (name, str(r[0]))
+                            for r in self.s.execute(select(src).where(tcol == name, src.in_(part)).distinct())
+                        )
+        fast: set[tuple[str, int]] = set()
+        for c in ready:
+            key = (c.table_name, c.pk)
+            if c.op != UPSERT or key in known or per_row[key] != 1:
+                continue
+            model = self.models.get(c.table_name)
+            if model is None:
+                continue
+            fast.add((c.origin_node, c.seq))
+        self._buffers: dict[str, list[tuple[RemoteChange, dict[str, Any]]]] = {}
+        return fast
+
+    def buffer(self, change: RemoteChange) -> None:
+        model = self.model(change)
+        table = self.table(model)
+        data = codec.loads(change.data or "{}")
+        row = self.decode(table, change, data)
+        if model.__replication__ == "lww":
+            if len(data) != len(table.columns):  # not a complete row: the slow path decides
+                self.flush()
+                self.apply(change)
+                return
+            self.rows[(table.name, change.pk)] = _RowState(True, dict.fromkeys(data, change.version), data)
+        self._buffers.setdefault(table.name, []).append((change, row))
+
+    def flush(self) -> None:
+        """Write the buffered fresh rows: per table in foreign-key order, one bulk INSERT each."""
+        buffers = getattr(self, "_buffers", None)
+        if not buffers:
+            return
+        self._buffers = {}
+        for table in _fk_ordered(buffers):
+            items = buffers[table.name]
+            clash = self._clashing(table, items)
+            rows = [row for i, (_, row) in enumerate(items) if i not in clash]
+            if rows:
+                self.s.execute(table.insert(), rows)
+            model = self.models[table.name]
+            if model is StockMovement:
+                self.moves.extend((r["sku_id"], r["location_id"], int(r["delta"])) for r in rows)
+            elif model is CreditEntry:
+                self.credits.extend((r["customer_id"], int(r["delta_cents"])) for r in rows)
+            if model.__replication__ == "ledger":
+                self.ledger_seen.setdefault(table.name, set()).update(c.pk for c, _ in items)
+            for i in sorted(clash):  # settled one by one by the full merge
+                change = items[i][0]
+                self.rows.pop((table.name, change.pk), None)
+                self.ledger_seen.get(table.name, set()).discard(change.pk)
+                self.apply(change)
+
+    def _clashing(self, table: Table, items: list[tuple[RemoteChange, dict[str, Any]]]) -> set[int]:
+        """Indices of buffered rows whose unique values clash (with a stored row or each other)."""
+        out: set[int] = set()
+        for cols, _rename in collisions.unique_sets(table):
+            keys = [c for c in cols]
+            seen: dict[tuple[Any, ...], int] = {}
+            values: dict[int, tuple[Any, ...]] = {}
+            for i, (_, row) in enumerate(items):
+                tup = tuple(row.get(table.c[c].key) for c in keys)
+                if any(v is None for v in tup):
+                    continue
+                values[i] = tup
+                if tup in seen:
+                    out.add(i)
+                else:
+                    seen[tup] = i
+            if not values:
+                continue
+            first = table.c[keys[0]]
+            firsts = sorted({t[0] for t in values.values()}, key=str)
+            stored: set[tuple[Any, ...]] = set()
+            for j in range(0, len(firsts), 500):
+                stmt = select(*(table.c[c] for c in keys)).where(first.in_(firsts[j : j + 500]))
+                stored.update(tuple(r) for r in self.s.execute(stmt))
+            out.update(i for i, tup in values.items() if tup in stored)
+        return out
 
     # ---- unique-value collisions (see vaultsync.sync.collisions)
 
@@ -499,6 +618,34 @@ class _Merger:
             )
 
 
+_CHANGES = cast(Table, Change.__table__)
+
+_DECODERS: dict[str, tuple[frozenset[str], list[tuple[str, Column[Any]]]]] = {}
+
+
+def _decoders(table: Table) -> tuple[frozenset[str], list[tuple[str, Column[Any]]]]:
+    """(column names, the columns whose values need decoding), per table, computed once.
+
+    Replicated tables' attribute keys equal their column names (checked here), so a
+    decoded change can be used as INSERT/UPDATE values directly.
+    """
+    got = _DECODERS.get(table.name)
+    if got is None:
+        if any(c.key != c.name for c in table.columns):  # pragma: no cover - schema rule
+            raise ApplyError(f"{table.name}: replicated columns must be named like their attributes")
+        got = (
+            frozenset(c.name for c in table.columns),
+            [(c.name, c) for c in table.columns if codec.needs_encoding(c)],
+        )
+        _DECODERS[table.name] = got
+    return got
+
+
+def _fk_ordered(names: Iterable[str]) -> list[Table]:
+    wanted = set(names)
+    return [t for t in Base.metadata.sorted_tables if t.name in wanted]
+
+
 # --------------------------------------------------------------------------- apply
 
 
@@ -583,11 +730,17 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
         merger = _Merger(s, me)
         current: RemoteChange | None = None
         try:
+            fast = merger.prefetch(ready)
             for current in ready:
-                merger.apply(current)
+                if (current.origin_node, current.seq) in fast:
+                    merger.buffer(current)
+                else:
+                    merger.flush()
+                    merger.apply(current)
             current = None
-            if ready:
-                s.execute(insert(Change), [c.as_row() for c in ready])
+            merger.flush()
+            if ready:  # Core insert, not the ORM bulk path: no per-row ORM bookkeeping
+                s.execute(_CHANGES.insert(), [c.as_row() for c in ready])
             capture.apply_derived(s, merger.moves, merger.credits)
             for origin, seq in advanced.items():
                 entry = s.get(VectorClockEntry, origin)

@@ -277,6 +277,12 @@ def pull(store: Store, call: Call, *, batch: int = 5000) -> PullResult:
         if not changes:
             break
         result = _apply_remote(store, changes)
+        if any(c.origin_node == store.node_id for c in result.deferred):
+            raise ReplicationError(
+                "the peer holds changes this terminal wrote that its own database no longer has: "
+                "it was restored from a backup (or copied). Run a full reconciliation with a peer "
+                "(it recovers them and moves this terminal's numbering past them) before syncing"
+            )
         batches += 1
         applied += result.applied
         skipped += result.skipped_duplicates
@@ -309,6 +315,11 @@ def _handle_changes(store: Store, payload: Payload, peer_node: str | None) -> Pa
         raise ProtocolError("this peer is still bootstrapping; sync with another peer")
     limit = int_field(payload, "limit", 1, MAX_BATCH_CHANGES, default=5000)
     max_bytes = int_field(payload, "max_bytes", 1024, MAX_BATCH_BYTES, default=MAX_BATCH_BYTES)
+    if peer_node is not None and clock.get(peer_node, 0) < _vector_clock(store).get(peer_node, 0):
+        raise ProtocolError(
+            f"node {peer_node} has forgotten changes it wrote itself (its database was restored from a "
+            "backup or copied); it must run a full reconciliation before it syncs again"
+        )
     behind = _compaction.behind_floor(_compaction.floors(store), clock)
     if behind:
         # entries the caller lacks were compacted here: the diff cannot serve a contiguous

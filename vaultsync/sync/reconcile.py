@@ -566,8 +566,19 @@ def reconcile(store: Store, call: Call) -> ReconcileResult:
 
 
 def _adopt_clock(store: Store, remote: dict[str, int]) -> None:
+    """Take the peer's clock entries where higher — including what it saw from *this* node.
+
+    A terminal restored from a backup has forgotten changes it wrote after the backup;
+    peers hold them (now merged back here by the reconciliation). Moving this node's own
+    seq past them keeps its next writes from reusing sequence numbers peers already hold
+    with other content, which they would silently skip as duplicates.
+    """
     with store.uow() as uow:
         s = uow.session
+        state = s.get(NodeState, 1)
+        seen = remote.get(store.node_id, 0)
+        if state is not None and seen > state.last_seq:
+            state.last_seq = seen
         for origin, seq in remote.items():
             if origin == store.node_id or seq <= 0:
                 continue
