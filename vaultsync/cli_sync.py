@@ -189,6 +189,8 @@ def cmd_shop_init(args: argparse.Namespace) -> int:
     services = _services(args)
     name = args.name or services.shop.name
     ident = services.sync.init_shop(name)
+    if args.name:
+        services.shop.set("shop.name", args.name)
     print(f"shop {name!r} created: shop id {ident.shop_id}, this terminal is node {ident.node_id}")
     print("start it with `vaultsync serve`, then pair other terminals with `vaultsync pair`")
     return 0

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from vaultsync.domain.errors import VaultSyncError
 from vaultsync.store import notify
 from vaultsync.store.database import Store
@@ -89,6 +91,7 @@ class SyncNode:
         shop_name: str = "",
         pairing_port: int | None = None,
         learn_inbound: bool = True,
+        workers: int = transport.WORKERS,
     ) -> None:
         if identity.node_id != store.node_id:
             raise VaultSyncError(
@@ -107,6 +110,7 @@ class SyncNode:
         self._timeout = timeout_ms
         self._pairing_port = pairing_port
         self._learn = learn_inbound
+        self._workers = workers
         #: addresses of peers that connected to us and told us their port (node -> endpoint)
         self._learned: dict[str, str] = {}
         self._proto = protocol or load_protocol()
@@ -141,6 +145,7 @@ class SyncNode:
             host=self.host,
             port=self.port,
             authorize=self.trust.authorize,
+            workers=self._workers,
         )
         self.server.start()
         self.port = self.server.port
@@ -224,9 +229,15 @@ class SyncNode:
     def _handle(self, kind: str, payload: dict[str, Any], peer: str) -> dict[str, Any]:
         if kind == ANNOUNCE:
             return self._on_announce(payload, peer)
-        reply: dict[str, Any] = self._proto.handle(self.store, kind, payload, peer_node=peer)
-        if kind == "push" and reply.get("applied"):
-            self.trust.refresh()  # a pushed batch may carry a revocation
+        # a pushed revocation takes effect within a second: Trust re-reads the revoked set at
+        # most once a second and the maintainer drops revoked peers' links on its next step
+        try:
+            reply: dict[str, Any] = self._proto.handle(self.store, kind, payload, peer_node=peer)
+        except OperationalError as exc:
+            # the database stayed locked past its busy timeout (a long local write): the peer
+            # gets a clear refusal and its next anti-entropy round delivers the same changes
+            log.warning("sync: %s from %s not applied, database busy: %s", kind, peer, exc.orig)
+            raise self._proto.PeerUnavailable("the peer's database is busy; will retry") from exc
         return reply
 
     def _on_announce(self, payload: dict[str, Any], peer: str) -> dict[str, Any]:
