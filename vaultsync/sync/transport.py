@@ -493,6 +493,12 @@ class Client:
             data = wire.encode(req)
         except wire.WireError as exc:
             raise self._remote_error(f"cannot send {kind}: {exc}") from exc
+        if self.peer_node:
+            # trust can change while a link is up (a revocation arrives): every call asks again
+            reason = self._authorize(self.peer_node)
+            if reason is not None:
+                self.refused_reason = reason
+                raise self._unavailable(f"peer {self.address} refused: {reason}")
         deadline = time.monotonic() + (timeout_ms or self._timeout) / 1000
         if not self._connected.is_set() and not self._connected.wait(max(0.0, deadline - time.monotonic())):
             why = f" ({self.refused_reason})" if self.refused_reason else ""
