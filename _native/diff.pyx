@@ -18,6 +18,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from diff_kernels cimport (
+    DF_UNSORTED,
     df_buckets,
     df_diff_sorted_i64,
     df_diff_sorted_u64,
@@ -144,15 +145,9 @@ def diff_sorted(keys_a, versions_a, keys_b, versions_b):
     cdef int rc
     cdef df_vec vecs[4]
     memset(vecs, 0, sizeof(vecs))
-    with nogil:
-        i = _first_unsorted(ka, na, unsigned)
-    if i >= 0:
-        raise _ref._not_increasing("keys_a", keys_a, i)
-    with nogil:
-        i = _first_unsorted(kb, nb, unsigned)
-    if i >= 0:
-        raise _ref._not_increasing("keys_b", keys_b, i)
     try:
+        # The join validates key order as it reads (one pass over the columns, not three); when
+        # it meets a key out of order, the validators find the first one and raise.
         with nogil:
             if unsigned:
                 rc = df_diff_sorted_u64(<const uint64_t*>ka.view.buf, <const int64_t*>va.view.buf, na,
@@ -162,6 +157,16 @@ def diff_sorted(keys_a, versions_a, keys_b, versions_b):
                 rc = df_diff_sorted_i64(<const int64_t*>ka.view.buf, <const int64_t*>va.view.buf, na,
                                         <const int64_t*>kb.view.buf, <const int64_t*>vb.view.buf, nb,
                                         &vecs[0], &vecs[1], &vecs[2], &vecs[3])
+        if rc == DF_UNSORTED:
+            with nogil:
+                i = _first_unsorted(ka, na, unsigned)
+            if i >= 0:
+                raise _ref._not_increasing("keys_a", keys_a, i)
+            with nogil:
+                i = _first_unsorted(kb, nb, unsigned)
+            if i >= 0:
+                raise _ref._not_increasing("keys_b", keys_b, i)
+            raise AssertionError("diff_sorted: the join saw unsorted keys the validators did not")
         if rc < 0:
             raise MemoryError()
         return (_take(&vecs[0]), _take(&vecs[1]), _take(&vecs[2]), _take(&vecs[3]))

@@ -6,6 +6,9 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 
 
 cdef extern from "diff_kernels.h" nogil:
+    enum:
+        DF_UNSORTED
+
     ctypedef struct df_vec:
         int64_t* data
         Py_ssize_t len

@@ -14,15 +14,21 @@ Layout (all C arrays, no Python objects per token or per document):
   tail of tokens added since the last merge, scanned linearly and merged once it grows.
 * **substring / typo**: non-numeric tokens are also laid out back to back in one buffer, so a
   substring search is one ``memchr``/``memcmp`` sweep and the typo search one pass with a length
-  filter and a banded, early-exit optimal-string-alignment distance (``search_kernels.h``).
-* **documents**: dense slots (a hash map from the caller's doc id), filter attributes, stock and
-  popularity in flat arrays; per slot one small block with its distinct tokens, their posting
-  positions and the token sequences of the name and the code fields (for the exact/prefix tiers).
+  filter, a byte-set filter (``sk_mask``: most tokens are provably too far without any DP) and a
+  banded, early-exit optimal-string-alignment distance (``search_kernels.h``).
+* **documents**: dense slots (a hash map from the caller's doc id); what queries read per slot
+  sits in dense arrays (rank key, name head, tier), filter attributes in a small ``Doc``; per slot
+  one small block with its distinct tokens (non-numeric first), their posting positions and the
+  token sequences of the name and the code fields (for the exact/prefix tiers).
 
-A query marks documents word by word with generation stamps (no clearing between queries),
-starting from the word with the shortest postings; later words either walk their postings or,
-when that is cheaper, check each surviving candidate's own token list. The top results are then
-picked with a bounded heap over 64-bit rank keys (tier, in stock, popularity, doc id).
+Queries at a million SKUs are bound by memory latency (a short prefix reaches 100k+ postings), so
+the loops touch as few cache lines per posting as possible and prefetch ahead. A one-word query
+counts, ranks and keeps the top keys in one pass over its postings (``_single``). A multi-word
+query starts from the word with the shortest postings and keeps candidates in a bitmap (one bit
+per slot: cache-resident) with their tiers in a byte array; later words either walk their
+postings against the bitmap or, when that is cheaper, check each surviving candidate's own token
+list. The top results are then picked with a bounded heap over 64-bit rank keys (tier, in stock,
+popularity, doc id).
 
 Validation and folding of non-ASCII text are delegated to the reference (so error messages and
 folding cannot drift); ASCII text - nearly all of a catalog - is lowered and tokenised here.
@@ -34,7 +40,7 @@ from libc.stdint cimport INT64_MAX, int32_t, int64_t, uint8_t, uint32_t, uint64_
 from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.string cimport memchr, memcmp, memcpy, memset
 
-from search_kernels cimport SK_MAX_FUZZY, SK_PREFETCH, sk_find, sk_hash, sk_osa_within
+from search_kernels cimport SK_MAX_FUZZY, SK_PREFETCH, sk_find, sk_hash, sk_mask, sk_osa_within, sk_popcount
 
 
 cdef extern from "Python.h":
@@ -92,7 +98,9 @@ if SK_MAX_FUZZY != MAX_FUZZY_BYTES:
 
 cdef enum:
     NFIELDS = 7
-    HDR = 5  # tokdata header: n_distinct, n_name, n_sku, n_barcode, n_cert
+    # tokdata header: n_distinct, n_name, n_sku, n_barcode, n_cert, n_alpha (the distinct tokens
+    # list the n_alpha non-numeric ones first: a word with a letter can only match those)
+    HDR = 6
     # tiers (checked against the reference below)
     T_EXACT_CODE = 0
     T_NAME_EXACT = 1
@@ -126,10 +134,8 @@ _FIELD_NAMES = ("name", "set_code", "set_name", "collector_number", "sku_code", 
 # --------------------------------------------------------------------------------- helpers
 
 ctypedef struct Doc:
-    # (the rank key and the name's first token live in the dense arrays ``dbase`` / ``dname``)
-    uint32_t gen  # query generation that last touched this doc
-    uint8_t cnt  # words matched so far in that query (255: filtered out)
-    uint8_t tier
+    # (the rank key, the name's first token and the query tier live in the dense per-slot arrays
+    # ``dbase`` / ``dname`` / ``dtier``: queries scan those, a Doc is read only under a filter)
     uint8_t alive
     uint8_t flags  # 1: the name is one token; 2: a code field is one token (one-word lifts)
     int32_t game
@@ -252,6 +258,7 @@ cdef class SearchIndex:
     cdef char* abuf
     cdef int64_t abuf_n, abuf_cap
     cdef int64_t* aoff
+    cdef uint64_t* amask  # per non-numeric token: its byte-value set (sk_mask), the typo prefilter
     cdef int32_t* aid
     cdef int64_t nalpha, alpha_cap
     # documents
@@ -262,8 +269,8 @@ cdef class SearchIndex:
     cdef uint64_t* dbase
     # first token of the name << 1 | (the name is that one token); NO_NAME if the name is empty
     cdef uint32_t* dname
+    cdef uint8_t* dtier  # the current query's tier of each candidate slot
     cdef int32_t** tokdata
-    cdef uint32_t qgen
     # doc id -> slot (never shrinks: a removed doc keeps its slot for a later re-add)
     cdef int32_t* idkeys
     cdef int32_t* idvals
@@ -284,8 +291,12 @@ cdef class SearchIndex:
     cdef int64_t cand_cap
     cdef uint64_t* keys
     cdef int64_t keys_cap
-    cdef uint64_t* seen  # one bit per slot: the one-word scan's "already counted"
+    # one bit per slot each (cache-resident at a million SKUs): "already counted" in the one-word
+    # scan; current candidates / matched by this word in the multi-word one
+    cdef uint64_t* seen
     cdef int64_t seen_cap
+    cdef uint64_t* seen2
+    cdef int64_t seen2_cap
 
     def __cinit__(self):
         self.attr_ids = {}
@@ -323,6 +334,7 @@ cdef class SearchIndex:
         free(self.abuf)
         free(self.aoff)
         free(self.aid)
+        free(self.amask)
         free(self.doc)
         free(self.tokdata)
         free(self.idkeys)
@@ -336,6 +348,8 @@ cdef class SearchIndex:
         free(self.cand)
         free(self.keys)
         free(self.seen)
+        free(self.seen2)
+        free(self.dtier)
         free(self.dbase)
         free(self.dname)
 
@@ -418,11 +432,13 @@ cdef class SearchIndex:
             if self.nalpha + 1 > self.alpha_cap:
                 cap = self.alpha_cap
                 _grow(<void**>&self.aoff, &cap, self.nalpha + 1, sizeof(int64_t)); cap = self.alpha_cap
-                _grow(<void**>&self.aid, &cap, self.nalpha + 1, sizeof(int32_t))
+                _grow(<void**>&self.aid, &cap, self.nalpha + 1, sizeof(int32_t)); cap = self.alpha_cap
+                _grow(<void**>&self.amask, &cap, self.nalpha + 1, sizeof(uint64_t))
                 self.alpha_cap = cap
             memcpy(self.abuf + self.abuf_n, s, n)
             self.aoff[self.nalpha] = self.abuf_n
             self.aid[self.nalpha] = t
+            self.amask[self.nalpha] = sk_mask(s, n)
             self.abuf_n += n
             self.abuf[self.abuf_n] = 1  # separator: never part of a token
             self.abuf_n += 1
@@ -531,6 +547,7 @@ cdef class SearchIndex:
             _grow(<void**>&self.doc, &cap, s + 1, sizeof(Doc)); cap = self.slot_cap
             _grow(<void**>&self.dbase, &cap, s + 1, sizeof(uint64_t)); cap = self.slot_cap
             _grow(<void**>&self.dname, &cap, s + 1, sizeof(uint32_t)); cap = self.slot_cap
+            _grow(<void**>&self.dtier, &cap, s + 1, sizeof(uint8_t)); cap = self.slot_cap
             _grow(<void**>&self.tokdata, &cap, s + 1, sizeof(int32_t*))
             self.slot_cap = cap
         memset(&self.doc[s], 0, sizeof(Doc))
@@ -680,7 +697,7 @@ cdef class SearchIndex:
         """Insert or replace document ``doc_id`` (see ``vaultsync.pure.search.SearchIndex.add``)."""
         cdef int64_t nf[NFIELDS + 1]
         cdef int64_t nt = 0, k, j, cap
-        cdef int32_t d, s, t, g, co, fi, nd, total, old_nd
+        cdef int32_t d, s, t, g, co, fi, nd, na, total, old_nd
         cdef int64_t oh
         cdef int32_t po
         cdef int32_t* td
@@ -713,6 +730,13 @@ cdef class SearchIndex:
             memset(self.tok_stamp, 0, self.ntok * sizeof(uint32_t))
             self.tgen = 1
         nd = 0
+        for k in range(nt):  # distinct non-numeric tokens first, then the numeric ones
+            t = self.ids[k]
+            if not self.tok_num[t] and self.tok_stamp[t] != self.tgen:
+                self.tok_stamp[t] = self.tgen
+                self.ids[nt + nd] = t
+                nd += 1
+        na = nd
         for k in range(nt):
             t = self.ids[k]
             if self.tok_stamp[t] != self.tgen:
@@ -728,6 +752,7 @@ cdef class SearchIndex:
         td[2] = <int32_t>(nf[5] - nf[4])
         td[3] = <int32_t>(nf[6] - nf[5])
         td[4] = <int32_t>(nf[7] - nf[6])
+        td[5] = na
         memcpy(td + HDR + 2 * nd, self.ids, (nf[1] - nf[0]) * sizeof(int32_t))
         memcpy(td + HDR + 2 * nd + td[1], self.ids + nf[4], (nf[7] - nf[4]) * sizeof(int32_t))
         s = self._slot_of(d)
@@ -862,6 +887,7 @@ cdef class SearchIndex:
         ``cap`` tokens: such a broad word is cheaper to test per candidate (see ``_classify``).
         """
         cdef int64_t i, pos, r, a, b, mid, first, n
+        cdef uint64_t wmask
         cdef int32_t t, L, k
         cdef uint32_t S
         cdef bint numeric_word = _is_numeric(w, m)
@@ -898,10 +924,14 @@ cdef class SearchIndex:
         # typos over non-numeric tokens
         k = 0 if numeric_word else edit_budget(m)
         if k and m <= SK_MAX_FUZZY:
+            wmask = sk_mask(w, m)
             for i in range(self.nalpha):
+                # length from the separators (sequential reads); byte-set prefilter before the DP
+                L = <int32_t>((self.aoff[i + 1] if i + 1 < self.nalpha else self.abuf_n) - self.aoff[i] - 1)
+                if L - m > k or m - L > k or sk_popcount(self.amask[i] ^ wmask) > 2 * k:
+                    continue
                 t = self.aid[i]
-                L = self.tok_len[t]
-                if L - m > k or m - L > k or self.tok_stamp[t] == S:
+                if self.tok_stamp[t] == S:
                     continue
                 if sk_osa_within(<const unsigned char*>w, m,
                                  <const unsigned char*>(self.abuf + self.aoff[i]), L, k) <= k:
@@ -918,9 +948,9 @@ cdef class SearchIndex:
             return NOCLASS
         if m >= C_MIN_SUB and L > m and sk_find(tp + 1, L - 1, w, m) >= 0:
             return T_SUBSTRING
-        if k and m <= SK_MAX_FUZZY and L - m <= k and m - L <= k and sk_osa_within(
-            <const unsigned char*>w, m, <const unsigned char*>tp, L, k
-        ) <= k:
+        if k and m <= SK_MAX_FUZZY and L - m <= k and m - L <= k and sk_popcount(
+            sk_mask(tp, L) ^ sk_mask(w, m)
+        ) <= 2 * k and sk_osa_within(<const unsigned char*>w, m, <const unsigned char*>tp, L, k) <= k:
             return T_FUZZY
         return NOCLASS
 
@@ -987,27 +1017,27 @@ cdef class SearchIndex:
         cdef int32_t wm[16]
         cdef int32_t wk[16]
         cdef int64_t at = 0, end
-        cdef int32_t t, s, c, best, nd, step
+        cdef int32_t t, s, c, best, nd
         cdef int32_t* td
         cdef int32_t* pl
         cdef int32_t pn
-        cdef uint32_t G, S
-        cdef uint64_t key
+        cdef uint32_t S
+        cdef uint64_t bit
+        cdef uint64_t* A  # current candidates
+        cdef uint64_t* B  # scratch: deduplication in the first walk, "matched" in later walks
+        cdef uint64_t* tmp
+        cdef uint8_t* dtier = self.dtier
+        cdef int64_t nwords = (self.nslot + 63) >> 6
+        cdef bint filtered = g != 0 or co != 0 or fi != 0 or stock
+        cdef bint whole, wnum
         cdef Doc* dp
         cdef list enc = [(<str>w).encode("utf-8") for w in words]
-        # fresh generation for document marks
-        self.qgen += 1
-        if self.qgen == 0:
-            for i in range(self.nslot):
-                self.doc[i].gen = 0
-            self.qgen = 1
-        G = self.qgen
         if nw == 0:
             _grow(<void**>&self.cand, &self.cand_cap, self.nslot + 1, sizeof(int32_t))
             for i in range(self.nslot):
                 dp = &self.doc[i]
                 if dp.alive and self._passes(<int32_t>i, g, co, fi, stock):
-                    dp.tier = T_WORD_PREFIX
+                    dtier[i] = T_WORD_PREFIX
                     self.cand[ncand] = <int32_t>i
                     ncand += 1
             return self._rank(ncand, lim, off)
@@ -1045,6 +1075,14 @@ cdef class SearchIndex:
             at = wend[i]
         if nw == 1:
             return self._single(wstart[i], wend[i], g, co, fi, stock, lim, off, wp[0], wm[0])
+        # Candidates live in bitmap A (and the list cand), their tier in dtier: per posting the
+        # walks below touch only cache-resident bits, and per candidate one byte of dtier.
+        _grow(<void**>&self.seen, &self.seen_cap, nwords + 1, sizeof(uint64_t))
+        _grow(<void**>&self.seen2, &self.seen2_cap, nwords + 1, sizeof(uint64_t))
+        A = self.seen
+        B = self.seen2
+        memset(A, 0, <size_t>nwords * sizeof(uint64_t))
+        memset(B, 0, <size_t>nwords * sizeof(uint64_t))
         # first word: walk its postings
         for j in range(wstart[i], wend[i]):
             t = self.wl_tid[j]
@@ -1054,30 +1092,35 @@ cdef class SearchIndex:
             _grow(<void**>&self.cand, &self.cand_cap, ncand + pn, sizeof(int32_t))
             for x in range(pn):
                 s = pl[x]
-                dp = &self.doc[s]
-                if dp.gen != G:
-                    dp.gen = G
-                    if self._passes(s, g, co, fi, stock):
-                        dp.cnt = 1
-                        dp.tier = <uint8_t>c
-                        self.cand[ncand] = s
-                        ncand += 1
-                    else:
-                        dp.cnt = 255
+                bit = (<uint64_t>1) << (s & 63)
+                if B[s >> 6] & bit:
+                    continue
+                B[s >> 6] |= bit
+                if filtered and not self._passes(s, g, co, fi, stock):
+                    continue
+                A[s >> 6] |= bit
+                dtier[s] = <uint8_t>c
+                self.cand[ncand] = s
+                ncand += 1
         for q in range(1, nw):
             if ncand == 0:
                 return 0, []
             i = order[q]
-            step = <int32_t>q
             if wend[i] < 0 or ncand * 16 < wcost[i]:
                 # few candidates (or a broad word): classify each candidate's own tokens, caching
                 # the class per token for this word
                 S = self._fresh_token_stamp()
+                wnum = _is_numeric(wp[i], wm[i])
                 nmatch = 0
                 for x in range(ncand):
+                    # two-level prefetch: the block pointer far ahead, the block nearer
+                    if x + 2 * PREFETCH_AHEAD < ncand:
+                        SK_PREFETCH(&self.tokdata[self.cand[x + 2 * PREFETCH_AHEAD]])
+                    if x + PREFETCH_AHEAD < ncand:
+                        SK_PREFETCH(self.tokdata[self.cand[x + PREFETCH_AHEAD]])
                     s = self.cand[x]
                     td = self.tokdata[s]
-                    nd = td[0]
+                    nd = td[0] if wnum else td[5]  # a word with a letter: non-numeric tokens only
                     best = NOCLASS
                     for j in range(nd):
                         t = td[HDR + j]
@@ -1087,42 +1130,58 @@ cdef class SearchIndex:
                         if self.tok_class[t] < best:
                             best = self.tok_class[t]
                     if best < NOCLASS:
-                        dp = &self.doc[s]
-                        if best > dp.tier:
-                            dp.tier = <uint8_t>best
-                        dp.cnt = step + 1
+                        if best > dtier[s]:
+                            dtier[s] = <uint8_t>best
                         self.cand[nmatch] = s
                         nmatch += 1
+                    else:
+                        A[s >> 6] &= ~((<uint64_t>1) << (s & 63))
                 ncand = nmatch
             else:
+                # walk the word's postings (best class first), marking candidates in B
+                memset(B, 0, <size_t>nwords * sizeof(uint64_t))
                 for j in range(wstart[i], wend[i]):
                     t = self.wl_tid[j]
                     c = self.wl_cls[j]
                     pl = self.post[t]
                     pn = self.post_n[t]
                     for x in range(pn):
-                        dp = &self.doc[pl[x]]
-                        if dp.gen == G and dp.cnt == step:
-                            dp.cnt = step + 1
-                            if c > dp.tier:
-                                dp.tier = <uint8_t>c
+                        s = pl[x]
+                        bit = (<uint64_t>1) << (s & 63)
+                        if (A[s >> 6] & bit) and not (B[s >> 6] & bit):
+                            B[s >> 6] |= bit
+                            if c > dtier[s]:
+                                dtier[s] = <uint8_t>c
                 nmatch = 0
                 for x in range(ncand):
                     s = self.cand[x]
-                    if self.doc[s].cnt == step + 1:
+                    if B[s >> 6] & ((<uint64_t>1) << (s & 63)):
                         self.cand[nmatch] = s
                         nmatch += 1
                 ncand = nmatch
+                tmp = A  # the matched set is the new candidate set
+                A = B
+                B = tmp
         if ncand == 0:
             return 0, []
-        # whole-query tiers: exact code, exact name, name prefix
+        # whole-query tiers: exact code, exact name, name prefix. Each needs every word but the
+        # last to be a token as it stands (name prefix: the name's leading tokens equal them), so
+        # when one is not, no candidate's token block needs reading.
+        whole = True
         for i in range(nw):
             qid[i] = self._find_token(wp[i], wm[i], sk_hash(wp[i], wm[i]))
-        for x in range(ncand):
-            s = self.cand[x]
-            c = self._whole_tier(s, nw, qid, wp[nw - 1], wm[nw - 1])
-            if c < self.doc[s].tier:
-                self.doc[s].tier = <uint8_t>c
+            if qid[i] < 0 and i < nw - 1:
+                whole = False
+        if whole:
+            for x in range(ncand):
+                if x + 2 * PREFETCH_AHEAD < ncand:
+                    SK_PREFETCH(&self.tokdata[self.cand[x + 2 * PREFETCH_AHEAD]])
+                if x + PREFETCH_AHEAD < ncand:
+                    SK_PREFETCH(self.tokdata[self.cand[x + PREFETCH_AHEAD]])
+                s = self.cand[x]
+                c = self._whole_tier(s, nw, qid, wp[nw - 1], wm[nw - 1])
+                if c < dtier[s]:
+                    dtier[s] = <uint8_t>c
         return self._rank(ncand, lim, off)
 
     cdef tuple _single(self, int64_t start, int64_t end, int32_t g, int32_t co, int32_t fi, bint stock,
@@ -1253,11 +1312,15 @@ cdef class SearchIndex:
         _grow(<void**>&self.keys, &self.keys_cap, (ncand if want * 4 >= ncand else want) + 1, sizeof(uint64_t))
         if want * 4 >= ncand:
             for i in range(ncand):
+                if i + PREFETCH_AHEAD < ncand:
+                    self._prefetch_key(self.cand[i + PREFETCH_AHEAD])
                 self.keys[i] = self._key(self.cand[i])
             qsort(self.keys, ncand, sizeof(uint64_t), _cmp_u64)
         else:
             n = 0
             for i in range(ncand):
+                if i + PREFETCH_AHEAD < ncand:
+                    self._prefetch_key(self.cand[i + PREFETCH_AHEAD])
                 key = self._key(self.cand[i])
                 if n < want:
                     self.keys[n] = key
@@ -1271,5 +1334,9 @@ cdef class SearchIndex:
             out.append(<int32_t>(self.keys[i] & 0x3FFFFFFF))
         return ncand, out
 
+    cdef inline void _prefetch_key(self, int32_t s) noexcept:
+        SK_PREFETCH(&self.dtier[s])
+        SK_PREFETCH(&self.dbase[s])
+
     cdef inline uint64_t _key(self, int32_t s) noexcept:
-        return ((<uint64_t>self.doc[s].tier) << 61) | self.dbase[s]
+        return ((<uint64_t>self.dtier[s]) << 61) | self.dbase[s]

@@ -39,6 +39,26 @@ static inline int64_t sk_find(const char *hay, int64_t n, const char *needle, in
     return -1;
 }
 
+/* The set of byte values of s[0..n), folded into 64 bits (bit b & 63). One edit changes such a
+ * set by at most two bits (a substitution drops one value and adds one; an insertion or deletion
+ * one; a transposition none), so popcount(mask(a) ^ mask(b)) > 2k proves the OSA distance > k:
+ * a filter that spares the DP for most same-length tokens in the typo scan. */
+static inline uint64_t sk_mask(const char *s, int32_t n) {
+    uint64_t m = 0;
+    for (int32_t i = 0; i < n; i++) m |= (uint64_t)1 << ((unsigned char)s[i] & 63);
+    return m;
+}
+
+static inline int sk_popcount(uint64_t x) {
+#if defined(__GNUC__)
+    return __builtin_popcountll(x);
+#else
+    int c = 0;
+    for (; x; x &= x - 1) c++;
+    return c;
+#endif
+}
+
 /* Optimal-string-alignment distance between a[0..la) and b[0..lb) if it is <= k, else k + 1.
  * Banded DP (only cells within k of the diagonal can stay <= k) with an early exit once a whole
  * row exceeds k. Lengths are at most SK_MAX_FUZZY bytes (callers check). */

@@ -17,6 +17,7 @@ INVENTORY_PATH = "/inventory"
 REGISTER_PATH = "/register"
 REFUND_PATH = "/refund"
 SHIFT_PATH = "/shift"
+PRICING_PATH = "/pricing"
 SYNC_PATH = "/sync"
 
 
@@ -60,6 +61,13 @@ NAV: list[NavItem] = [
         "inventory_2",
         Role.CASHIER,
         "Find a card by name, set, number or barcode and see where the copies are",
+    ),
+    NavItem(
+        PRICING_PATH,
+        "Pricing",
+        "sell",
+        Role.MANAGER,
+        "Price reviews, price-file imports, pricing rules and price feeds",
     ),
     NavItem(
         SYNC_PATH,

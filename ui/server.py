@@ -17,7 +17,8 @@ from nicegui.ui_run import DocsConfig
 
 from ui.auth import AuthMiddleware
 from ui.context import set_services
-from ui.pages import home, inventory, login, refund, register, shift
+from ui.pages import home, inventory, inventory_manager, login, refund, register, shift
+from ui.pages import pricing as pricing_page
 from ui.pages import sync as sync_page
 from vaultsync import __version__
 from vaultsync.services.container import Services
@@ -47,6 +48,8 @@ def create_app(services: Services) -> None:
     register.register()
     refund.register()
     shift.register()
+    pricing_page.register()
+    inventory_manager.register()
     sync_page.register()
     if not any(getattr(m, "cls", None) is AuthMiddleware for m in app.user_middleware):
         app.add_middleware(AuthMiddleware)

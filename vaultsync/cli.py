@@ -200,6 +200,12 @@ def _serve(services: Any) -> None:
     from ui.server import create_app, run
 
     create_app(services)
+    if services.config.station_role.value in ("manager", "hq"):
+        # price feeds are fetched by the manager desk (or HQ) only: one fetch per shop, whose
+        # results replicate, instead of every register importing the same file
+        from vaultsync.services.price_feeds import FeedScheduler
+
+        FeedScheduler(services.price_feeds).start()
     print(
         f"VaultSync {__version__} serving {services.shop.name!r} on "
         f"http://{services.config.host}:{services.config.port} "

@@ -291,6 +291,24 @@ def test_diff_sorted_large(compiled: ModuleType) -> None:
     assert_parity(compiled, "diff_sorted", ka, va, ka, va)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+@pytest.mark.parametrize("at", [1, 31, 32, 33, 64, 150, 199])
+def test_diff_sorted_finds_disorder_anywhere(compiled: ModuleType, dtype: Any, at: int) -> None:
+    """The compiled join checks key order while it reads: inside equal blocks it skips, at their
+    edges, in the element-wise part and in the tails, on either side."""
+    keys = np.arange(0, 400, 2, dtype=dtype)
+    versions = np.arange(200, dtype=np.int64)
+    bad = keys.copy()
+    bad[at] = bad[at - 1]  # a duplicate
+    for ka, kb in ((bad, keys), (keys, bad), (bad, bad)):
+        assert_parity(compiled, "diff_sorted", ka, versions, kb, versions)
+        assert_parity(compiled, "diff_sorted", ka, versions, kb[:150], versions[:150])  # tails
+        assert_parity(compiled, "diff_sorted", ka[:150], versions[:150], kb, versions)
+        other = versions.copy()
+        other[::7] += 1  # no equal blocks: the element-wise part
+        assert_parity(compiled, "diff_sorted", ka, versions, kb, other)
+
+
 def test_diff_sorted_bad_input(impl: ModuleType) -> None:
     k = np.arange(3, dtype=np.int64)
     v = np.zeros(3, dtype=np.int64)

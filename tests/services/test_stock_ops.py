@@ -18,6 +18,7 @@ from vaultsync.services.checkout import TenderInput
 from vaultsync.services.stock_ops import (
     ReceiveLine,
     StockOpsService,
+    count_bases,
     count_movement_id,
     position_sum,
     weighted_average_cost,
@@ -424,3 +425,22 @@ def test_movement_history_newest_first(pos: Pos, ops: StockOpsService) -> None:
     history = ops.movements(pos.nm_id)
     assert [(m.reason, m.delta) for m in history] == [("adjust", -1), ("receive", 3)]
     assert history[0].location == "Main › Case 1"
+
+
+def test_bulk_bases_agree_with_the_single_line_sum(pos: Pos, ops: StockOpsService) -> None:
+    first = ops.start_count(pos.case_id, actor=pos.manager)
+    ops.record_count(first.id, pos.nm_id, 2, actor=pos.cashier)
+    ops.commit_count(first.id, actor=pos.manager)
+    count = ops.start_count(pos.case_id, actor=pos.manager)
+    ops.record_count(count.id, pos.nm_id, 5, actor=pos.cashier)
+    sell(pos, pos.nm_id, 1, "between")
+    ops.record_count(count.id, pos.bulk_id, 3, actor=pos.cashier)
+    ops.record_count(count.id, pos.empty_id, 1, actor=pos.cashier)
+    ops.receive([ReceiveLine(pos.nm_id, 2, 100)], pos.case_id, actor=pos.manager)
+    ops.record_count(count.id, pos.nm_id, 4, actor=pos.cashier)
+    with pos.store.read() as s:
+        entries = s.scalars(select(StockCountEntry).where(StockCountEntry.count_id == count.id)).all()
+        bases = count_bases(s, count.id)
+        assert len(entries) == 4
+        for e in entries:
+            assert bases.get(e.id, 0) == position_sum(s, e.sku_id, e.location_id, e.hlc)

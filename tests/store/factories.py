@@ -22,7 +22,9 @@ from vaultsync.store.models import (
     GiftCardEntry,
     Location,
     Node,
+    PriceFeed,
     PriceReview,
+    PriceRule,
     PriceUpdate,
     Product,
     ReorderPoint,
@@ -33,6 +35,7 @@ from vaultsync.store.models import (
     StockCount,
     StockCountEntry,
     StockMovement,
+    SyncAlert,
     Transaction,
     TransactionLine,
     TransactionTender,
@@ -162,6 +165,22 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
         ),
     ),
     ReorderPoint: lambda s: _add(s, ReorderPoint(sku_id=sku(s).id, min_on_hand=2, reorder_qty=6)),
+    SyncAlert: lambda s: _add(
+        s,
+        SyncAlert(
+            id=new_id(),
+            kind="oversell",
+            severity="warning",
+            subject_table="skus",
+            subject_id=sku(s).id,
+            message="Sold more than on hand",
+            detected_by=new_node_id(),
+        ),
+    ),
+    PriceRule: lambda s: _add(
+        s, PriceRule(name=f"Rule {new_id()[-6:]}", game_id=game(s).id, markup_bps=11000)
+    ),
+    PriceFeed: lambda s: _add(s, PriceFeed(name=f"feed-{new_id()[-8:]}", url="http://127.0.0.1:9/p.csv")),
 }
 
 #: a column of each mutable (lww) model that an update test can change, with a new value
@@ -184,4 +203,7 @@ MUTATIONS: dict[type[Base], tuple[str, Any]] = {
     GiftCard: ("is_active", False),
     StockCount: ("status", "abandoned"),
     ReorderPoint: ("min_on_hand", 4),
+    SyncAlert: ("resolution_note", "counted again"),
+    PriceRule: ("markup_bps", 12500),
+    PriceFeed: ("interval_minutes", 60),
 }

@@ -49,7 +49,15 @@ def test_upgrade_keeps_data(tmp_path: Path, previous: str, target: str) -> None:
     factory = sessionmaker(engine, class_=VaultSession, expire_on_commit=False, info={"node_id": node})
     with factory() as s, s.begin():
         s.add(NodeState(id=1, node_id=node, shop_id=new_id(), last_seq=0, last_hlc=0))
-    present = [m for m in FACTORIES if m.__tablename__ in tables]
+    # a model whose table gains columns in ``target`` cannot be written through the ORM at
+    # ``previous``; its tables' upgrade with data is tested on its own (e.g. test_pricing_migration)
+    inspector = inspect(engine)
+    columns = {t: {c["name"] for c in inspector.get_columns(t)} for t in tables}
+    present = [
+        m
+        for m in FACTORIES
+        if m.__tablename__ in tables and {c.name for c in m.__table__.columns} <= columns[m.__tablename__]
+    ]
     assert present
     with factory() as s, s.begin():
         for model in present:

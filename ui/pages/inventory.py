@@ -1,5 +1,9 @@
 """``/inventory``: find a card by what you know about it and see where the copies are.
 
+Managers get the inventory tools on the same screen: a toolbar (new item, receive, counts,
+import, valuation and low stock, labels for the ticked rows) and, in an item's detail, edit,
+move, write off, reorder point, labels, stock history and the link to its price history.
+
 One search box serves typing and the barcode scanner: a keyboard-wedge scanner "types"
 the code and presses Enter, so Enter searches at once (no debounce) and a single hit
 opens straight away — the cashier scanned one thing and wants to know where it is.
@@ -7,6 +11,7 @@ opens straight away — the cashier scanned one thing and wants to know where it
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +20,12 @@ from nicegui import events, ui
 from ui.context import get_services, off_loop
 from ui.layout import app_page, error_text
 from ui.nav import INVENTORY_PATH
+from ui.pages import inventory_tools as tools
+from ui.pages.inventory_paths import COUNTS_PATH, IMPORT_PATH, PRICE_HISTORY_PATH, RECEIVE_PATH, REPORTS_PATH
 from ui.session import SessionUser
 from vaultsync.domain.enums import Condition, Finish, Role
 from vaultsync.domain.money import format_cents
+from vaultsync.services.auth import UserView
 from vaultsync.services.inventory import GameOption, SearchPage, SkuDetail, SkuRow
 
 PAGE_SIZE = 25
@@ -41,6 +49,13 @@ COLUMNS: list[dict[str, Any]] = [
     {"name": "finish", "label": "Finish", "field": "finish", "align": "center"},
     {"name": "grade", "label": "Grade", "field": "grade", "align": "center", "classes": "whitespace-nowrap"},
     {"name": "price", "label": "Price", "field": "price", "align": "right", "classes": "whitespace-nowrap"},
+    {
+        "name": "where",
+        "label": "Where",
+        "field": "where",
+        "align": "left",
+        "classes": "text-sm text-slate-600",
+    },
     {
         "name": "on_hand",
         "label": "On hand",
@@ -108,15 +123,21 @@ def table_row(row: SkuRow, symbol: str) -> dict[str, Any]:
         "grade": grade_text(row),
         "price": format_cents(row.shelf_price_cents, symbol),
         "on_hand": row.on_hand,
+        "where": row.where or DASH,
     }
 
 
 class InventoryBrowser:
     """Search box, filters, result table with paging, and the detail dialog."""
 
-    def __init__(self, user: SessionUser, games: list[GameOption], symbol: str) -> None:
+    def __init__(
+        self, user: SessionUser, games: list[GameOption], symbol: str, actor: UserView | None = None
+    ) -> None:
         self.user = user
+        #: the manager acting (None for cashiers: no tools, read-only browsing)
+        self.actor = actor if actor is not None and actor.role.at_least(Role.MANAGER) else None
         self.symbol = symbol
+        self._detail_id: str | None = None
         self.query = ""
         self.offset = 0
         self.total = 0
@@ -131,6 +152,8 @@ class InventoryBrowser:
         with ui.row().classes("w-full items-center gap-3"):
             ui.icon("inventory_2", color="primary").classes("text-4xl")
             ui.label("Inventory").classes("text-3xl font-semibold")
+        if self.actor is not None:
+            self._toolbar()
         with ui.card().classes("w-full p-4 gap-3 rounded-2xl"):
             self.search = (
                 ui.input(
@@ -164,7 +187,13 @@ class InventoryBrowser:
                 )
         with ui.card().classes("w-full p-0 rounded-2xl overflow-hidden"):
             self.table = (
-                ui.table(columns=COLUMNS, rows=[], row_key="sku_id", pagination=0)
+                ui.table(
+                    columns=COLUMNS,
+                    rows=[],
+                    row_key="sku_id",
+                    pagination=0,
+                    selection="multiple" if self.actor is not None else None,
+                )
                 .props(
                     'flat wrap-cells separator=horizontal hide-pagination no-data-label="No matching items"'
                 )
@@ -188,6 +217,46 @@ class InventoryBrowser:
                     )
         with ui.dialog() as self.dialog:
             self.detail_card = ui.card().classes("w-full max-w-3xl p-0 rounded-2xl gap-0")
+
+    def _toolbar(self) -> None:
+        def link(text: str, icon: str, path: str, marker: str) -> None:
+            ui.button(text, icon=icon, on_click=lambda: ui.navigate.to(path)).props(
+                "outline no-caps size=md"
+            ).mark(marker)
+
+        with ui.row().classes("w-full gap-2 items-center").mark("manager-tools"):
+            ui.button("New item", icon="add_box", on_click=self._new_item).props("unelevated no-caps").mark(
+                "tool-new-item"
+            )
+            link("Receive", "local_shipping", RECEIVE_PATH, "tool-receive")
+            link("Counts", "fact_check", COUNTS_PATH, "tool-counts")
+            link("Import CSV", "upload_file", IMPORT_PATH, "tool-import")
+            link("Valuation & low stock", "insights", REPORTS_PATH, "tool-reports")
+            ui.space()
+            ui.button("Labels for ticked", icon="label", on_click=self._selected_labels).props(
+                "outline no-caps"
+            ).mark("tool-labels")
+
+    async def _new_item(self) -> None:
+        assert self.actor is not None
+        sku_id = await tools.new_item(self.actor)
+        if sku_id:
+            ui.notify("Item created", type="positive")
+            await self.reload()
+            await self.open_detail(sku_id)
+
+    async def _selected_labels(self) -> None:
+        assert self.actor is not None
+        chosen = [row["sku_id"] for row in self.table.selected]
+        if not chosen:
+            ui.notify("Tick the items to label first", type="warning")
+            return
+        await tools.labels(self.actor, chosen)
+
+    async def reload(self) -> None:
+        """Search again with the same input (after a change made here)."""
+        self._last = None
+        await self.refresh()
 
     def _select(self, options: dict[str, str], label: str, marker: str) -> ui.select:
         return (
@@ -304,6 +373,7 @@ class InventoryBrowser:
         except Exception as exc:
             ui.notify(error_text(exc), type="negative")
             return
+        self._detail_id = sku_id
         self.detail_card.clear()
         with self.detail_card:
             self._detail(detail)
@@ -383,6 +453,40 @@ class InventoryBrowser:
                             ui.badge(
                                 str(place.on_hand), color="positive" if place.on_hand > 0 else "negative"
                             ).classes("text-base px-3")
+            if self.actor is not None:
+                self._actions(d)
+
+    def _actions(self, d: SkuDetail) -> None:
+        """The manager's buttons under an item's detail."""
+        actor = self.actor
+        assert actor is not None
+
+        async def run(action: Callable[[UserView, SkuDetail], Awaitable[bool]]) -> None:
+            if await action(actor, d):
+                ui.notify("Saved", type="positive")
+                await self.reload()
+                await self.open_detail(d.row.sku_id)
+
+        ui.separator()
+        with ui.row().classes("w-full gap-2").mark("detail-actions"):
+            for text, icon, action, marker in (
+                ("Edit", "edit", tools.edit_sku, "action-edit"),
+                ("Move", "swap_horiz", tools.transfer, "action-transfer"),
+                ("Write off", "delete_sweep", tools.write_off, "action-write-off"),
+                ("Reorder point", "production_quantity_limits", tools.reorder_point, "action-reorder"),
+            ):
+                ui.button(text, icon=icon, on_click=lambda a=action: run(a)).props("outline no-caps").mark(
+                    marker
+                )
+            ui.button("Labels", icon="label", on_click=lambda: tools.labels(actor, [d.row.sku_id])).props(
+                "outline no-caps"
+            ).mark("action-labels")
+            ui.button("Stock history", icon="history", on_click=lambda: tools.history(d, self.symbol)).props(
+                "outline no-caps"
+            ).mark("action-history")
+            ui.link("Price history", PRICE_HISTORY_PATH.format(sku_id=d.row.sku_id)).classes(
+                "self-center text-primary font-medium"
+            ).mark("action-price-history")
 
 
 def as_of(iso: str | None) -> str | None:
@@ -400,5 +504,6 @@ def register() -> None:
         services = get_services()
         games = await off_loop(services.inventory.games)
         symbol = str(await off_loop(services.shop.get, "shop.currency_symbol") or "$")
-        browser = InventoryBrowser(user, games, symbol)
+        actor = await off_loop(services.auth.get, user.id) if user.role.at_least(Role.MANAGER) else None
+        browser = InventoryBrowser(user, games, symbol, actor)
         await browser.refresh()

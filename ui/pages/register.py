@@ -363,6 +363,10 @@ class Register:
                     ui.label(f"Discount −{self.money(line.discount_cents)}").classes(
                         "text-sm font-medium text-positive"
                     ).mark("line-discount")
+                if line.price_warning:  # the market spiked above the shelf price (pricing)
+                    with ui.row().classes("items-center gap-1 no-wrap text-warning"):
+                        ui.icon("trending_up").classes("text-lg")
+                        ui.label(line.price_warning).classes("text-sm font-medium").mark("line-price-warning")
             with ui.row().classes("items-center gap-1 no-wrap"):
                 minus = ui.button(icon="remove", on_click=lambda ln=line: self._on_qty(ln, ln.quantity - 1))
                 minus.props("unelevated round color=grey-3 text-color=primary size=lg").mark(
@@ -1215,6 +1219,10 @@ def _sku_hit(dialog: ui.dialog, i: int, row: SkuRow, symbol: str) -> None:
             facts = sku_facts(row)
             if facts:
                 ui.label(facts).classes("text-sm text-slate-500").mark("search-facts", f"search-{i}-facts")
+            if row.where:  # where the copies live, so the cashier can fetch the card
+                ui.label(f"Where: {row.where}").classes("text-sm text-primary").mark(
+                    "search-where", f"search-{i}-where"
+                )
         with ui.column().classes("gap-0 items-end"):
             ui.label(format_cents(row.shelf_price_cents, symbol)).classes(
                 "text-xl font-bold tabular-nums"

@@ -10,6 +10,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from vaultsync.api import auth, health, inventory, pos, shifts
+from vaultsync.api import catalog as catalog_api
+from vaultsync.api import pricing as pricing_api
+from vaultsync.api import stock as stock_api
 from vaultsync.api import sync as sync_api
 from vaultsync.api.errors import ErrorMappingRoute
 from vaultsync.services.container import Services
@@ -25,6 +28,9 @@ def build_router(services: Services) -> APIRouter:
     v1.include_router(inventory.router(services))
     v1.include_router(pos.router(services))
     v1.include_router(shifts.router(services))
+    v1.include_router(pricing_api.router(services))
+    v1.include_router(catalog_api.router(services))
+    v1.include_router(stock_api.router(services))
     v1.include_router(sync_api.router(services))
     router.include_router(v1)
     return router

@@ -32,6 +32,8 @@ class CartLine:
     price_reason: str | None = None
     #: manager who approved an override on this line
     approved_by: str | None = None
+    #: the market moved above the shelf price since the item was priced (shown to the cashier)
+    price_warning: str | None = None
     line_id: str = field(default_factory=new_id)
 
     def to_input(self) -> LineInput:

@@ -132,6 +132,8 @@ class PriceReviewStatus(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     EDITED = "edited"
+    #: a later market price made the held one moot (applied, or itself held instead)
+    SUPERSEDED = "superseded"
 
 
 class EventStatus(StrEnum):

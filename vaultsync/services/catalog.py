@@ -235,6 +235,14 @@ class CatalogService:
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    def find(self, code: str) -> str:
+        """The SKU id for a scanned or typed barcode, SKU code or certificate number."""
+        with self.store.read() as s:
+            sku_id = find_sku_by_code(s, code)
+        if sku_id is None:
+            raise NotFoundError(f"no item with code {(code or '').strip()!r}")
+        return sku_id
+
     # ------------------------------------------------------------------ games and sets
 
     def create_game(self, code: str, name: str, *, actor: UserView, tax_category: str = "standard") -> str:
@@ -408,6 +416,31 @@ class CatalogService:
                 return sku.id
         except DuplicateCertError:
             self.flag_duplicate_cert(data.cert_number or "", actor=actor, source="catalog")
+            raise
+
+    def create_item(self, product: ProductInput, sku: SkuInput, *, actor: UserView) -> str:
+        """A new product with its first SKU, in one unit of work (both or neither); the SKU id."""
+        require_role(actor, Role.MANAGER)
+        try:
+            with self.store.uow() as uow:
+                s = uow.session
+                new_product = self.add_product(s, product)
+                new_sku = self.add_sku(s, replace(sku, product_id=new_product.id), product=new_product)
+                audit.record(
+                    s,
+                    "catalog.sku_create",
+                    user_id=actor.id,
+                    entity_type="sku",
+                    entity_id=new_sku.id,
+                    after={
+                        "sku_code": new_sku.sku_code,
+                        "product": new_product.name,
+                        "cert_number": sku.cert_number,
+                    },
+                )
+                return new_sku.id
+        except DuplicateCertError:
+            self.flag_duplicate_cert(sku.cert_number or "", actor=actor, source="catalog")
             raise
 
     def flag_duplicate_cert(self, cert: str, *, actor: UserView | None, source: str) -> None:

@@ -29,6 +29,7 @@ from vaultsync.domain.pricing import BPS, Totals
 from vaultsync.services import audit
 from vaultsync.services.approval import approve
 from vaultsync.services.auth import AuthService, UserView, require_role
+from vaultsync.services.pricing import spike_warning
 from vaultsync.services.receipts import transaction_by_number
 from vaultsync.services.shifts import open_shift_for
 from vaultsync.services.shop import ShopService
@@ -82,6 +83,8 @@ class LineView:
     total_cents: int
     serialized: bool
     price_reason: str | None
+    #: the market moved above the shelf price since the item was priced (pricing's spike warning)
+    price_warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ class CheckoutService:
                 total_cents=p.total_cents,
                 serialized=li.serialized,
                 price_reason=li.price_reason,
+                price_warning=li.price_warning,
             )
             for li, p in zip(cart.lines, totals.lines, strict=True)
         ]
@@ -255,6 +259,13 @@ class CheckoutService:
             if not sku.is_active or not product.is_active:
                 raise ConflictError(f"{product.name} is not for sale (inactive)")
             on_hand = _on_hand(s, sku_id)
+            warning = spike_warning(
+                s,
+                sku.id,
+                sku.shelf_price_cents,
+                sku.market_price_cents,
+                str(self.shop.get("shop.currency_symbol") or "$"),
+            )
         with self._lock:
             in_cart = sum(li.quantity for li in cart.lines if li.sku_id == sku_id)
             if sku.serialized:
@@ -293,6 +304,7 @@ class CheckoutService:
                         tax_category=product.tax_category or game.tax_category,
                         cost_cents=sku.cost_basis_cents,
                         serialized=sku.serialized,
+                        price_warning=warning,
                     )
                 )
         return self.view(cart_id)

@@ -16,6 +16,9 @@ from vaultsync.services.checkout import CheckoutService
 from vaultsync.services.customers import CustomerService
 from vaultsync.services.devices import DeviceService
 from vaultsync.services.inventory import InventoryService
+from vaultsync.services.labels import LabelService
+from vaultsync.services.price_feeds import PriceFeedService
+from vaultsync.services.pricing import PricingService
 from vaultsync.services.receipts import ReceiptService
 from vaultsync.services.refunds import RefundService
 from vaultsync.services.shifts import ShiftService
@@ -23,6 +26,7 @@ from vaultsync.services.shop import ShopService
 from vaultsync.services.stations import StationService
 from vaultsync.services.stock_ops import StockOpsService
 from vaultsync.services.sync import SyncService
+from vaultsync.services.valuation import ValuationService
 from vaultsync.store import Store
 
 
@@ -43,6 +47,10 @@ class Services:
     catalog: CatalogService
     stock: StockOpsService
     catalog_import: CatalogImportService
+    pricing: PricingService
+    price_feeds: PriceFeedService
+    labels: LabelService
+    valuation: ValuationService
     sync: SyncService
 
     @classmethod
@@ -73,5 +81,9 @@ class Services:
             catalog=catalog,
             stock=StockOpsService(store),
             catalog_import=CatalogImportService(store, catalog),
+            pricing=PricingService(store, auth, shop),
+            price_feeds=PriceFeedService(store),
+            labels=LabelService(store, shop, devices),
+            valuation=ValuationService(store),
             sync=SyncService(store, config.data_dir),
         )

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from vaultsync.domain.enums import MovementReason, Role
 from vaultsync.domain.errors import ConflictError, NotFoundError, ValidationError
@@ -299,21 +299,44 @@ def position_sum(s: Session, sku_id: str, location_id: str, position: int) -> in
     return int(s.scalar(stmt) or 0)
 
 
-def _superseded(s: Session, entry: StockCountEntry) -> bool:
-    """A committed other count has a newer entry for the same (SKU, location)."""
+def count_bases(s: Session, count_id: str) -> dict[str, int]:
+    """:func:`position_sum` for every entry of a count, in one query: entry id -> base."""
+    other = aliased(StockCountEntry)
+    e = aliased(StockCountEntry)
+    at = func.coalesce(other.hlc, StockMovement.hlc)
     stmt = (
-        select(StockCountEntry.id)
-        .join(StockCount, StockCount.id == StockCountEntry.count_id)
-        .where(
-            StockCount.status == COUNT_COMMITTED,
-            StockCount.id != entry.count_id,
-            StockCountEntry.sku_id == entry.sku_id,
-            StockCountEntry.location_id == entry.location_id,
-            StockCountEntry.hlc > entry.hlc,
+        select(e.id, func.coalesce(func.sum(StockMovement.delta), 0))
+        .select_from(e)
+        .join(
+            StockMovement, and_(StockMovement.sku_id == e.sku_id, StockMovement.location_id == e.location_id)
         )
-        .limit(1)
+        .outerjoin(other, and_(StockMovement.ref_type == COUNT_REF, other.id == StockMovement.ref_id))
+        .where(e.count_id == count_id, at <= e.hlc)
+        .group_by(e.id)
     )
-    return s.scalar(stmt) is not None
+    return {str(entry_id): int(total) for entry_id, total in s.execute(stmt)}
+
+
+def superseded_entries(s: Session, count_id: str) -> set[str]:
+    """Entries of a count that a committed other count has a newer entry for (one query)."""
+    e = aliased(StockCountEntry)
+    newer = aliased(StockCountEntry)
+    stmt = (
+        select(e.id)
+        .distinct()
+        .join(
+            newer,
+            and_(
+                newer.sku_id == e.sku_id,
+                newer.location_id == e.location_id,
+                newer.hlc > e.hlc,
+                newer.count_id != e.count_id,
+            ),
+        )
+        .join(StockCount, and_(StockCount.id == newer.count_id, StockCount.status == COUNT_COMMITTED))
+        .where(e.count_id == count_id)
+    )
+    return {str(x) for x in s.scalars(stmt)}
 
 
 def _latest_entries(s: Session, count_id: str) -> dict[tuple[str, str], StockCountEntry]:
@@ -762,15 +785,17 @@ class StockOpsService:
         }
         lines = []
         open_ = count.status == COUNT_OPEN
+        bases = count_bases(s, count.id) if open_ else {}
+        stale = superseded_entries(s, count.id) if open_ else set()
         for sku_id, loc_id in keys:
             sku, product = skus[sku_id]
             entry = latest.get((sku_id, loc_id))
             adjustment = None
             superseded = False
             if entry is not None and open_:
-                superseded = _superseded(s, entry)
+                superseded = entry.id in stale
                 if not superseded:
-                    adjustment = entry.counted - position_sum(s, sku_id, loc_id, entry.hlc)
+                    adjustment = entry.counted - bases.get(entry.id, 0)
             lines.append(
                 CountLine(
                     sku_id=sku_id,
@@ -842,11 +867,13 @@ class StockOpsService:
                     latest[(sku_id, loc_id)] = entry
                     zeroed += 1
                 s.flush()  # the not-found entries get their positions (HLCs)
+            bases = count_bases(s, count.id)
+            stale = superseded_entries(s, count.id)
             for (sku_id, loc_id), entry in sorted(latest.items()):
-                if _superseded(s, entry):
+                if entry.id in stale:
                     superseded += 1
                     continue
-                delta = entry.counted - position_sum(s, sku_id, loc_id, entry.hlc)
+                delta = entry.counted - bases.get(entry.id, 0)
                 if delta == 0:
                     unchanged += 1
                     continue

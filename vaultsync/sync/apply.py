@@ -677,3 +677,175 @@ def _alerts_of(oversell: Sequence[OversellAlert], credit: Sequence[CreditAlert])
         for b in credit
     )
     return out
+
+
+# --------------------------------------------------------------------------- row records
+
+
+@dataclass(frozen=True, slots=True)
+class RowRecord:
+    """Everything one replica knows about one row, without its change history.
+
+    What full reconciliation transfers when clocks cannot be trusted. For an ``lww`` row:
+    the winning version and encoded value of each column (``values``/``versions``) and the
+    tombstone version; the receiver merges it column by column exactly like changes, so the
+    outcome is the same as if it had seen the history. For a ledger row: the row itself
+    (``values``), merged by union.
+    """
+
+    table_name: str
+    pk: str
+    values: dict[str, Any]
+    versions: dict[str, Version]
+    tombstone: Version | None = None
+
+
+def row_records(store: Store, table_name: str, pks: Sequence[str]) -> list[RowRecord]:
+    """This node's records of the given rows (rows it knows nothing about are left out)."""
+    model = replicated_tables()[table_name]
+    table = _Merger.table(model)
+    pk_col = next(iter(table.primary_key.columns))
+    out: list[RowRecord] = []
+    with store.read() as s:
+        rows: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(pks), 500):
+            for row in s.execute(select(table).where(pk_col.in_(list(pks[i : i + 500])))).mappings():
+                rows[str(row[pk_col.name])] = {
+                    c.name: codec.encode_value(c, row[c.name]) for c in table.columns
+                }
+        if model.__replication__ == "ledger":
+            return [RowRecord(table_name, pk, rows[pk], {}) for pk in pks if pk in rows]
+        merger = _Merger(s, store.node_id)
+        for pk in pks:
+            state = merger._state(table, pk)
+            live = rows.get(pk)
+            if not state.versions and state.tombstone == _NEVER and live is None:
+                continue
+            values = dict(state.values)
+            if live is not None:
+                for name in state.versions:
+                    values.setdefault(name, live[name])
+            versions = {name: v for name, v in state.versions.items() if name in values}
+            tomb = None if state.tombstone == _NEVER else state.tombstone
+            out.append(RowRecord(table_name, pk, values, versions, tomb))
+    return out
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    merged: int
+    oversell_alerts: list[OversellAlert] = field(default_factory=list)
+    credit_alerts: list[CreditAlert] = field(default_factory=list)
+    collisions: list[alerts_mod.NewAlert] = field(default_factory=list)
+
+
+def merge_records(store: Store, records: Sequence[RowRecord]) -> MergeResult:
+    """Merge a peer's row records in one transaction (full reconciliation, see :class:`RowRecord`).
+
+    Each lww record is replayed as one synthetic upsert per distinct column version plus
+    its tombstone, through the same merger as changes, so last-writer-wins, tombstones,
+    resurrection and unique collisions behave identically. The resulting per-column
+    versions and values are written to ``column_versions``: they are not in this node's
+    change log, and later merges must still see them.
+    """
+    floor = hlc_mod.now_floor()
+    for r in records:
+        for v in [*r.versions.values(), *([r.tombstone] if r.tombstone else [])]:
+            try:
+                hlc_mod.check_remote(v[0], floor)
+            except hlc_mod.ClockDriftError as exc:
+                raise hlc_mod.ClockDriftError(
+                    f"records rejected: {r.table_name} {r.pk} has an implausible clock — {exc}"
+                ) from exc
+    me = store.node_id
+    with store.uow() as uow:
+        s = uow.session
+        s.info["replaying"] = True
+        newest = max(
+            (v[0] for r in records for v in [*r.versions.values(), *([r.tombstone] if r.tombstone else [])]),
+            default=0,
+        )
+        if newest:
+            capture.observe_hlc(s, newest)
+        merger = _Merger(s, me)
+        touched: set[tuple[str, str]] = set()
+        try:
+            for r in records:
+                model = merger.models.get(r.table_name)
+                if model is None:
+                    raise ApplyError(f"{r.table_name!r} is not a replicated table")
+                if model.__replication__ == "ledger":
+                    hlc = int(r.values.get("hlc") or 0)
+                    node = str(r.values.get("node_id") or "")
+                    merger.apply(
+                        RemoteChange(node, 0, hlc, r.table_name, r.pk, UPSERT, codec.dumps(r.values))
+                    )
+                    continue
+                by_version: dict[Version, dict[str, Any]] = {}
+                for name, version in r.versions.items():
+                    by_version.setdefault(version, {})[name] = r.values[name]
+                steps: list[tuple[Version, RemoteChange]] = [
+                    (v, RemoteChange(v[1], 0, v[0], r.table_name, r.pk, UPSERT, codec.dumps(data)))
+                    for v, data in by_version.items()
+                ]
+                if r.tombstone is not None:
+                    t = r.tombstone
+                    steps.append((t, RemoteChange(t[1], 0, t[0], r.table_name, r.pk, DELETE, None)))
+                for _, change in sorted(steps, key=lambda x: x[0]):
+                    merger.apply(change)
+                touched.add((r.table_name, r.pk))
+            _write_versions(s, merger, touched)
+            capture.apply_derived(s, merger.moves, merger.credits)
+            s.flush()
+        except IntegrityError as exc:
+            reason = " ".join(str(exc.orig).split()) if exc.orig is not None else str(exc)
+            raise ApplyError(f"records rolled back: {reason}; nothing was merged") from exc
+        oversell, credit = _invariants(s, merger.moves, merger.credits)
+        new_alerts = [*merger.collisions, *_alerts_of(oversell, credit)]
+        if new_alerts:
+            alerts_mod.record(s, me, new_alerts)
+    return MergeResult(len(records), oversell, credit, merger.collisions)
+
+
+def _write_versions(session: Session, merger: _Merger, touched: set[tuple[str, str]]) -> None:
+    """Persist the merged per-column versions (and values) of the touched lww rows."""
+    rows: list[dict[str, Any]] = []
+    for key in sorted(touched):
+        state = merger.rows.get(key)
+        if state is None:
+            continue
+        table_name, pk = key
+        for name, (hlc, node) in state.versions.items():
+            value = json.dumps(state.values[name]) if name in state.values else None
+            rows.append(
+                {
+                    "table_name": table_name,
+                    "pk": pk,
+                    "column_name": name,
+                    "hlc": hlc,
+                    "node": node,
+                    "value": value,
+                }
+            )
+        if state.tombstone != _NEVER:
+            hlc, node = state.tombstone
+            rows.append(
+                {
+                    "table_name": table_name,
+                    "pk": pk,
+                    "column_name": TOMBSTONE,
+                    "hlc": hlc,
+                    "node": node,
+                    "value": None,
+                }
+            )
+    table = ColumnVersion.__table__
+    assert isinstance(table, Table)
+    for i in range(0, len(rows), 2000):
+        capture.upsert(
+            session,
+            table,
+            ["table_name", "pk", "column_name"],
+            rows[i : i + 2000],
+            lambda excluded: {"hlc": excluded.hlc, "node": excluded.node, "value": excluded.value},
+        )

@@ -24,151 +24,89 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import and_, not_, or_, select
 
 from vaultsync.domain.errors import ReplicationError
 from vaultsync.store import migrate
-from vaultsync.store.base import replicated_tables
 from vaultsync.store.database import Store
 from vaultsync.store.models import Change
+from vaultsync.sync import compaction as _compaction
 from vaultsync.sync import hlc as hlc_mod
-from vaultsync.sync.apply import DELETE, UPSERT, ApplyError, ApplyResult, RemoteChange, apply_batch
+from vaultsync.sync import reconcile as _recon
+from vaultsync.sync import snapshot as _snapshot
+from vaultsync.sync.apply import ApplyError, ApplyResult, RemoteChange, apply_batch
 from vaultsync.sync.apply import vector_clock as _vector_clock
+from vaultsync.sync.messages import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_CHANGES,
+    MAX_CHANGE_DATA,
+    MAX_CLOCK_ENTRIES,
+    MAX_MESSAGE_BYTES,
+    Call,
+    Payload,
+    PeerUnavailable,
+    ProtocolError,
+    change_from_wire,
+    change_to_wire,
+    changes_from_wire,
+    field_of,
+    int_field,
+    node_id_field,
+    parse_clock,
+    wire_size,
+)
 
 log = logging.getLogger(__name__)
+
+ReconcileResult = _recon.ReconcileResult
+VerifyResult = _recon.VerifyResult
+reconcile = _recon.reconcile
+verify = _recon.verify
+BootstrapResult = _snapshot.BootstrapResult
+CompactResult = _compaction.CompactResult
+compact = _compaction.compact
+bootstrap = _snapshot.bootstrap
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_CHANGES",
+    "MAX_CHANGE_DATA",
+    "MAX_CLOCK_ENTRIES",
+    "MAX_MESSAGE_BYTES",
+    "PROTOCOL_VERSION",
+    "SCHEMA_REVISION",
+    "BootstrapResult",
+    "Call",
+    "CompactResult",
+    "Payload",
+    "PeerUnavailable",
+    "ProtocolError",
+    "PullResult",
+    "ReconcileResult",
+    "VerifyResult",
+    "bootstrap",
+    "change_from_wire",
+    "change_to_wire",
+    "changes_for",
+    "changes_from_wire",
+    "check_hello",
+    "compact",
+    "handle",
+    "hello_payload",
+    "local_changes_after",
+    "parse_clock",
+    "pull",
+    "push_payload",
+    "reconcile",
+    "verify",
+]
 
 #: Bump on any incompatible change of request kinds or payloads.
 PROTOCOL_VERSION: Final = 1
 #: The Alembic head of this build: peers on another schema are refused (see check_hello).
 SCHEMA_REVISION: Final[str] = migrate.head_revision()
-
-Payload = dict[str, Any]
-Call = Callable[[str, Payload], Payload]
-"""Send one request of ``kind`` to a peer and return its reply payload.
-
-Raises :class:`PeerUnavailable` when the peer cannot be reached or times out, and
-:class:`ProtocolError` when the peer answered with an error."""
-
-#: Hard cap on one message the engine builds or accepts (the transport may cap lower).
-MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
-#: Target size of one batch of changes: well under the message cap (encoding overhead).
-MAX_BATCH_BYTES: Final = 2 * 1024 * 1024
-#: Most changes one message may carry.
-MAX_BATCH_CHANGES: Final = 10_000
-#: Largest ``data`` of a single change (a product with big attributes stays far below).
-MAX_CHANGE_DATA: Final = 1024 * 1024
-#: Most origins a vector clock may name (a shop has a handful of terminals; this is a fence).
-MAX_CLOCK_ENTRIES: Final = 4096
-MAX_NODE_LEN: Final = 16
-MAX_PK_LEN: Final = 64
-_MAX_INT64: Final = (1 << 63) - 1
-#: Per-change overhead estimate on the wire beyond its strings (msgpack ints and headers).
-_CHANGE_OVERHEAD: Final = 40
-
-
-class ProtocolError(ReplicationError):
-    """A request or reply that cannot be accepted; ``reason`` says why in one line."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class PeerUnavailable(ReplicationError):
-    """The peer cannot be reached (no route, refused, timed out)."""
-
-
-# --------------------------------------------------------------------------- validation helpers
-
-
-def _field(payload: Any, name: str, kind: type | tuple[type, ...], what: str) -> Any:
-    if not isinstance(payload, dict):
-        raise ProtocolError(f"payload must be a map, got {type(payload).__name__}")
-    if name not in payload:
-        raise ProtocolError(f"missing field {name!r}")
-    value = payload[name]
-    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise ProtocolError(f"field {name!r} must be {what}, got bool")
-    if not isinstance(value, kind):
-        raise ProtocolError(f"field {name!r} must be {what}, got {type(value).__name__}")
-    return value
-
-
-def _int_field(payload: Payload, name: str, lo: int, hi: int, default: int | None = None) -> int:
-    if default is not None and name not in payload:
-        return default
-    value = _field(payload, name, int, "an integer")
-    if not lo <= value <= hi:
-        raise ProtocolError(f"field {name!r} must be in {lo}..{hi}, got {value}")
-    return int(value)
-
-
-def _node_id(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_NODE_LEN:
-        raise ProtocolError(f"{where} must be a node id (1..{MAX_NODE_LEN} characters)")
-    return value
-
-
-def parse_clock(value: Any, where: str = "clock") -> dict[str, int]:
-    """A vector clock from a peer: ``{node id: seq >= 0}``, bounded in size."""
-    if not isinstance(value, dict):
-        raise ProtocolError(f"{where} must be a map of node id to seq, got {type(value).__name__}")
-    if len(value) > MAX_CLOCK_ENTRIES:
-        raise ProtocolError(f"{where} names {len(value)} nodes (at most {MAX_CLOCK_ENTRIES})")
-    out: dict[str, int] = {}
-    for node, seq in value.items():
-        _node_id(node, f"{where} key")
-        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= _MAX_INT64:
-            raise ProtocolError(f"{where}[{node!r}] must be a non-negative integer")
-        out[node] = int(seq)
-    return out
-
-
-def change_to_wire(c: RemoteChange) -> list[Any]:
-    return [c.origin_node, c.seq, c.hlc, c.table_name, c.pk, c.op, c.data]
-
-
-def change_from_wire(item: Any, tables: Mapping[str, Any] | None = None) -> RemoteChange:
-    """One change from a peer, validated: shape, types, sizes, a replicated table, a known op."""
-    if not isinstance(item, list | tuple) or len(item) != 7:
-        raise ProtocolError("a change must be a list [origin, seq, hlc, table, pk, op, data]")
-    origin, seq, hlc, table, pk, op, data = item
-    _node_id(origin, "change origin")
-    for name, value, lo in (("seq", seq, 1), ("hlc", hlc, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= _MAX_INT64:
-            raise ProtocolError(f"change {origin}:{seq!r}: {name} must be an integer >= {lo}")
-    known = replicated_tables() if tables is None else tables
-    if not isinstance(table, str) or table not in known:
-        raise ProtocolError(f"change {origin}:{seq}: {str(table)[:48]!r} is not a replicated table")
-    if not isinstance(pk, str) or not 0 < len(pk) <= MAX_PK_LEN:
-        raise ProtocolError(f"change {origin}:{seq}: pk must be a string of 1..{MAX_PK_LEN} characters")
-    if op not in (UPSERT, DELETE):
-        raise ProtocolError(f"change {origin}:{seq}: unknown op {str(op)[:16]!r}")
-    if op == UPSERT:
-        if not isinstance(data, str) or len(data) > MAX_CHANGE_DATA:
-            raise ProtocolError(f"change {origin}:{seq}: an upsert needs data (a JSON object, bounded)")
-    elif data is not None:
-        raise ProtocolError(f"change {origin}:{seq}: a delete carries no data")
-    return RemoteChange(origin, seq, hlc, table, pk, op, data)
-
-
-def changes_from_wire(value: Any, where: str = "changes") -> list[RemoteChange]:
-    if not isinstance(value, list):
-        raise ProtocolError(f"{where} must be a list")
-    if len(value) > MAX_BATCH_CHANGES:
-        raise ProtocolError(f"{where} holds {len(value)} changes (at most {MAX_BATCH_CHANGES})")
-    tables = replicated_tables()
-    out = [change_from_wire(item, tables) for item in value]
-    if sum(_wire_size(c) for c in out) > MAX_MESSAGE_BYTES:
-        raise ProtocolError(f"{where} exceed {MAX_MESSAGE_BYTES} bytes")
-    return out
-
-
-def _wire_size(c: RemoteChange) -> int:
-    return _CHANGE_OVERHEAD + len(c.origin_node) + len(c.table_name) + len(c.pk) + len(c.data or "")
-
 
 # --------------------------------------------------------------------------- hello
 
@@ -192,10 +130,10 @@ def check_hello(local: Payload, remote: Payload) -> None:
     or newer VaultSync: its changes could name columns this one does not have, or miss
     ones it needs — upgrading the older side is the fix, and the reason says which).
     """
-    node = _node_id(_field(remote, "node_id", str, "a node id"), "node_id")
-    shop = _field(remote, "shop_id", str, "a shop id")
-    protocol = _field(remote, "protocol", int, "an integer")
-    schema = _field(remote, "schema", str, "a schema revision")
+    node = node_id_field(field_of(remote, "node_id", str, "a node id"), "node_id")
+    shop = field_of(remote, "shop_id", str, "a shop id")
+    protocol = field_of(remote, "protocol", int, "an integer")
+    schema = field_of(remote, "schema", str, "a schema revision")
     if "clock" in remote:
         parse_clock(remote["clock"])
     if shop != local.get("shop_id"):
@@ -252,7 +190,7 @@ def changes_for(
         for row in s.execute(stmt.limit(limit + 1)):
             origin, seq, hlc, table, pk, op, data = row
             c = RemoteChange(str(origin), int(seq), int(hlc), str(table), str(pk), str(op), data)
-            n = _wire_size(c)
+            n = wire_size(c)
             if len(out) >= limit or (out and size + n > max_bytes):
                 more = True
                 break
@@ -325,11 +263,15 @@ def pull(store: Store, call: Call, *, batch: int = 5000) -> PullResult:
     """
     if not 0 < batch <= MAX_BATCH_CHANGES:
         raise ValueError(f"batch must be in 1..{MAX_BATCH_CHANGES}")
+    if _snapshot.is_bootstrapping(store):
+        raise ReplicationError(
+            "this terminal's bootstrap broke off half-way; delete its database and bootstrap again"
+        )
     applied = skipped = deferred = batches = oversell = credit = 0
     needs_reconcile = False
     while True:
         reply = call("changes", {"clock": _vector_clock(store), "limit": batch})
-        changes = changes_from_wire(_field(reply, "changes", list, "a list"), "reply changes")
+        changes = changes_from_wire(field_of(reply, "changes", list, "a list"), "reply changes")
         more = bool(reply.get("more", False))
         needs_reconcile = needs_reconcile or bool(reply.get("compacted", False))
         if not changes:
@@ -362,15 +304,22 @@ def _handle_hello(store: Store, payload: Payload, peer_node: str | None) -> Payl
 
 
 def _handle_changes(store: Store, payload: Payload, peer_node: str | None) -> Payload:
-    clock = parse_clock(_field(payload, "clock", dict, "a vector clock"))
-    limit = _int_field(payload, "limit", 1, MAX_BATCH_CHANGES, default=5000)
-    max_bytes = _int_field(payload, "max_bytes", 1024, MAX_BATCH_BYTES, default=MAX_BATCH_BYTES)
+    clock = parse_clock(field_of(payload, "clock", dict, "a vector clock"))
+    if _snapshot.is_bootstrapping(store):
+        raise ProtocolError("this peer is still bootstrapping; sync with another peer")
+    limit = int_field(payload, "limit", 1, MAX_BATCH_CHANGES, default=5000)
+    max_bytes = int_field(payload, "max_bytes", 1024, MAX_BATCH_BYTES, default=MAX_BATCH_BYTES)
+    behind = _compaction.behind_floor(_compaction.floors(store), clock)
+    if behind:
+        # entries the caller lacks were compacted here: the diff cannot serve a contiguous
+        # run any more; the caller reconciles (or bootstraps) instead
+        return {"changes": [], "more": False, "compacted": True, "behind": behind}
     changes, more = changes_for(store, clock, limit, max_bytes)
     return {"changes": [change_to_wire(c) for c in changes], "more": more}
 
 
 def _handle_push(store: Store, payload: Payload, peer_node: str | None) -> Payload:
-    changes = changes_from_wire(_field(payload, "changes", list, "a list of changes"))
+    changes = changes_from_wire(field_of(payload, "changes", list, "a list of changes"))
     if not changes:
         return {"applied": 0, "skipped": 0, "deferred": 0}
     result = _apply_remote(store, changes)
@@ -388,6 +337,8 @@ HANDLERS: dict[str, Handler] = {
     "hello": _handle_hello,
     "changes": _handle_changes,
     "push": _handle_push,
+    **_recon.HANDLERS,
+    **_snapshot.HANDLERS,
 }
 
 

@@ -7,7 +7,7 @@ from vaultsync.store.models.events import Event, EventEntry
 from vaultsync.store.models.inventory_ops import ReorderPoint, StockCount, StockCountEntry
 from vaultsync.store.models.locations import Location
 from vaultsync.store.models.pos import Cart, GiftCard, GiftCardEntry, PrintJob
-from vaultsync.store.models.pricing import PriceReview, PriceUpdate
+from vaultsync.store.models.pricing import PriceFeed, PriceFeedState, PriceReview, PriceRule, PriceUpdate
 from vaultsync.store.models.settings import Setting
 from vaultsync.store.models.shifts import CashMovement, Shift
 from vaultsync.store.models.stock import StockLevel, StockMovement
@@ -48,7 +48,10 @@ __all__ = [
     "NodeState",
     "PairingCode",
     "PeerLink",
+    "PriceFeed",
+    "PriceFeedState",
     "PriceReview",
+    "PriceRule",
     "PriceUpdate",
     "PrintJob",
     "Product",

@@ -1,0 +1,154 @@
+"""The fast captured bulk paths (bulk_update, bulk_append) log exactly what the ORM path would."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.store.factories import FACTORIES
+from vaultsync.domain.errors import ReplicationError
+from vaultsync.store import Store, capture, codec
+from vaultsync.store.models import Change, PriceReview, PriceUpdate, Sku, StockMovement
+from vaultsync.store.types import utcnow
+
+
+def _changes(store: Store, pk: str) -> list[Change]:
+    with store.read() as s:
+        return list(s.scalars(select(Change).where(Change.pk == pk).order_by(Change.seq)))
+
+
+def _skus(store: Store, n: int) -> list[str]:
+    with store.uow() as uow:
+        return [FACTORIES[Sku](uow.session).id for _ in range(n)]  # type: ignore[attr-defined]
+
+
+def test_bulk_update_matches_an_orm_update(store: Store) -> None:
+    orm_id, bulk_id, other_id = _skus(store, 3)
+    now = utcnow()
+    with store.uow() as uow:
+        sku = uow.session.get(Sku, orm_id)
+        assert sku is not None
+        sku.market_price_cents = 1234
+        sku.price_source = "tcg é"
+        sku.price_as_of = now
+    with store.uow() as uow:
+        n = capture.bulk_update(
+            uow.session,
+            Sku,
+            [
+                {"id": bulk_id, "market_price_cents": 1234, "price_source": "tcg é", "price_as_of": now},
+                {"id": other_id, "market_price_cents": None, "price_source": "x", "price_as_of": now},
+            ],
+        )
+    assert n == 2
+    orm_change, bulk_change = _changes(store, orm_id)[-1], _changes(store, bulk_id)[-1]
+    orm_data, bulk_data = codec.loads(orm_change.data or ""), codec.loads(bulk_change.data or "")
+    assert (
+        set(orm_data) == set(bulk_data) == {"market_price_cents", "price_source", "price_as_of", "updated_at"}
+    )
+    assert {k: v for k, v in bulk_data.items() if k != "updated_at"} == {
+        k: v for k, v in orm_data.items() if k != "updated_at"
+    }
+    assert bulk_change.data == codec.dumps(bulk_data)  # byte-identical to the codec's JSON
+    assert bulk_change.hlc > orm_change.hlc and bulk_change.op == "upsert"
+    with store.read() as s:
+        row = s.get(Sku, bulk_id)
+        assert row is not None
+        assert (row.market_price_cents, row.price_source, row.price_as_of) == (1234, "tcg é", now)
+        assert row.updated_at > now
+        other = s.get(Sku, other_id)
+        assert other is not None and other.market_price_cents is None
+    # the change row holds the stored values (decoded == read back)
+    table = Sku.__table__
+    with store.read() as s:
+        stored = s.execute(select(table).where(table.c.id == bulk_id)).mappings().one()
+    for name, value in bulk_data.items():
+        assert codec.decode_value(table.c[name], value) == stored[name]
+
+
+def test_bulk_update_refuses_ledgers_mixed_rows_and_missing_rows(store: Store) -> None:
+    (sku_id,) = _skus(store, 1)
+    with pytest.raises(ReplicationError, match="ledger"), store.uow() as uow:
+        capture.bulk_update(uow.session, PriceUpdate, [{"id": "x", "new_cents": 1}])
+    with pytest.raises(ReplicationError, match="same columns"), store.uow() as uow:
+        capture.bulk_update(
+            uow.session,
+            Sku,
+            [{"id": sku_id, "shelf_price_cents": 1}, {"id": sku_id, "market_price_cents": 2}],
+        )
+    before = len(_changes(store, sku_id))
+    with pytest.raises(ReplicationError, match="do not exist"), store.uow() as uow:
+        capture.bulk_update(
+            uow.session,
+            Sku,
+            [{"id": sku_id, "shelf_price_cents": 5}, {"id": "missing", "shelf_price_cents": 5}],
+        )
+    assert len(_changes(store, sku_id)) == before  # rolled back: no change logged
+    with store.read() as s:
+        assert s.get(Sku, sku_id).shelf_price_cents != 5  # type: ignore[union-attr]
+
+
+def test_bulk_append_matches_bulk_insert(store: Store) -> None:
+    sku_a, sku_b = _skus(store, 2)
+    now = utcnow()
+    rows = [
+        {
+            "sku_id": sku_a,
+            "source": "feed:x",
+            "field": "market",
+            "old_cents": None,
+            "new_cents": 100,
+            "created_at": now,
+        },
+        {
+            "sku_id": sku_b,
+            "source": "feed:x",
+            "field": "market",
+            "old_cents": 90,
+            "new_cents": 120,
+            "created_at": now,
+        },
+    ]
+    with store.uow() as uow:
+        ids = capture.bulk_append(uow.session, PriceUpdate, rows)
+        capture.bulk_insert(uow.session, PriceUpdate, [dict(rows[0])])
+        review_ids = capture.bulk_append(
+            uow.session, PriceReview, [{"sku_id": sku_a, "source": "feed:x", "proposed_cents": 999}]
+        )
+    table = PriceUpdate.__table__
+    with store.read() as s:
+        for pk in ids:
+            [change] = list(s.scalars(select(Change).where(Change.pk == pk)))
+            stored = s.execute(select(table).where(table.c.id == pk)).mappings().one()
+            assert change.data == codec.dumps(
+                {c.name: codec.encode_value(c, stored[c.name]) for c in table.columns}
+            )
+            assert stored["node_id"] == store.node_id and stored["hlc"] == change.hlc
+        via_insert = s.scalars(select(PriceUpdate).where(PriceUpdate.id.not_in(ids))).one()
+        assert via_insert.field == "market" and via_insert.note is None
+        review = s.get(PriceReview, review_ids[0])
+        assert review is not None and review.status == "pending" and review.created_at is not None
+    with pytest.raises(ReplicationError, match="derived cache"), store.uow() as uow:
+        capture.bulk_append(uow.session, StockMovement, [{"sku_id": sku_a}])
+
+
+def test_bulk_update_same_logs_one_change_per_row(store: Store) -> None:
+    a, b = _skus(store, 2)
+    now = utcnow()
+    with store.uow() as uow:
+        assert (
+            capture.bulk_update_same(uow.session, Sku, [a, b], {"price_source": "feed:x", "price_as_of": now})
+            == 2
+        )
+    for pk in (a, b):
+        change = _changes(store, pk)[-1]
+        data = codec.loads(change.data or "")
+        assert set(data) == {"price_source", "price_as_of", "updated_at"}
+        assert change.data == codec.dumps(data)
+        with store.read() as s:
+            row = s.get(Sku, pk)
+            assert row is not None and row.price_source == "feed:x" and row.price_as_of == now
+    with pytest.raises(ReplicationError, match="do not exist"), store.uow() as uow:
+        capture.bulk_update_same(uow.session, Sku, [a, "missing"], {"price_source": "y"})
+    with pytest.raises(ReplicationError, match="cannot set"), store.uow() as uow:
+        capture.bulk_update_same(uow.session, Sku, [a], {"id": "x"})
