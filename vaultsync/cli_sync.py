@@ -228,10 +228,13 @@ def cmd_join(args: argparse.Namespace) -> int:
     if not args.no_bootstrap:
         rounds = _one_shot(services, [f"{host}:{port - 1}"], "bootstrap")
         for r in rounds:
-            print(
-                f"  copied from {r['peer']}: {r.get('applied', 0)} changes"
-                + (f" — {r['error']}" if r.get("error") else "")
-            )
+            if r.get("error"):
+                print(f"  could not copy the shop from {r['peer']}: {r['error']}")
+                print("  it arrives when this terminal serves and finds its peers (or: `vaultsync sync now`)")
+            elif "rows" in r:
+                print(f"  copied from {r['peer']}: {r['rows']} rows, then {r.get('pulled', 0)} newer changes")
+            else:
+                print(f"  copied from {r['peer']}: {r.get('applied', 0)} changes")
     return 0
 
 

@@ -81,7 +81,7 @@ def test_join_pairs_and_copies_the_shop_then_revoke(monkeypatch, capsys, tmp_pat
             "--name", "Register 2",
         )  # fmt: skip
         assert code == 0, err
-        assert "joined shop Card Castle" in out and "copied from" in out
+        assert "joined shop Card Castle" in out and "copied from" in out and " rows, then " in out
         second = open_store(f"sqlite:///{Path(data) / 'vaultsync.db'}")
         try:
             assert second.shop_id == store.shop_id
@@ -94,6 +94,19 @@ def test_join_pairs_and_copies_the_shop_then_revoke(monkeypatch, capsys, tmp_pat
             monkeypatch, capsys, "sync", "now", "--data-dir", data, "--peer", f"127.0.0.1:{node.port}"
         )
         assert code == 0, err
+        code, out, err = run(
+            monkeypatch,
+            capsys,
+            "sync",
+            "verify",
+            "--data-dir",
+            data,
+            "--peer",
+            f"127.0.0.1:{node.port}",
+            "--json",
+        )
+        assert code == 0, err
+        assert json.loads(out)[0]["identical"] is True
         code, out, err = run(monkeypatch, capsys, "sync", "revoke", new_node, "--data-dir", str(first_dir))
         assert code == 0, err
         assert "revoked terminal Register 2" in out

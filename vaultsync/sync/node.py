@@ -351,6 +351,11 @@ class SyncNode:
                 self._hello(link)
             result = self._proto.pull(self.store, link.client.call, batch=PULL_BATCH)
             applied = int(getattr(result, "applied", 0))
+            if getattr(result, "needs_reconcile", False) and hasattr(self._proto, "reconcile"):
+                # the peer already compacted changes we lack: compare row versions instead
+                recon = self._proto.reconcile(self.store, link.client.call)
+                applied += int(getattr(recon, "fetched", 0))
+                log.info("sync: reconciled with %s (%d rows fetched)", st.address, applied)
             st.pulled += applied
             st.last_seen = utcnow()
             st.last_error = None
@@ -548,7 +553,9 @@ def one_shot(
                 result = proto.verify(store, client.call)
             else:
                 raise ValueError(f"unknown action {action!r}")
-            for key in ("applied", "identical", "details", "rows", "changes"):
+            if getattr(result, "needs_reconcile", False) and hasattr(proto, "reconcile"):
+                result = proto.reconcile(store, client.call)
+            for key in ("applied", "identical", "differing", "rows", "changes", "pulled", "fetched"):
                 if hasattr(result, key):
                     row[key] = getattr(result, key)
         except VaultSyncError as exc:
