@@ -30,6 +30,9 @@ import argparse
 import contextlib
 import logging
 import random
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -96,6 +99,7 @@ class Terminal:
         self.port = _free_port()
         self.node: SyncNode | None = None
         self.register: tuple[CheckoutService, str] | None = None
+        self.log: Path | None = None
 
     def start(self, peers: list[int], interval: float) -> SyncNode:
         self.node = SyncNode(
@@ -144,6 +148,15 @@ class Terminal:
         self.store.close()
 
 
+def _read_log(path: Path | None) -> list[tuple[int, float]]:
+    assert path is not None
+    out = []
+    for line in path.read_text().splitlines():
+        seq, at = line.split()
+        out.append((int(seq), float(at)))
+    return out
+
+
 def _converged(terms: list[Terminal]) -> bool:
     clocks = [{o: s for o, s in vector_clock(t.store).items() if s} for t in terms]
     return all(c == clocks[0] for c in clocks[1:])
@@ -161,58 +174,101 @@ def _wait(cond: Any, timeout: float) -> float | None:
 # --------------------------------------------------------------------------- push latency
 
 
-def bench_push(sales: int, pace_s: float, interval: float) -> Table:
+def receiver(data_dir: str, port: int, peer: int, log_path: str, interval: float) -> None:
+    """A receiving terminal in its own process (as in a shop): logs when each push is applied."""
+    store = open_store(f"sqlite:///{Path(data_dir) / 'vaultsync.db'}")
+    node = SyncNode(
+        store,
+        pki.load_identity(Path(data_dir), node_id=store.node_id),
+        host="127.0.0.1",
+        port=port,
+        static_peers=[f"127.0.0.1:{peer}"],
+        zeroconf=False,
+        interval=interval,
+        workers=2,
+    )
+    out = open(log_path, "a", buffering=1)  # noqa: SIM115 - open for the process's lifetime
+    inner = node._handle
+
+    def timed(kind: str, payload: dict[str, Any], origin: str) -> dict[str, Any]:
+        reply = inner(kind, payload, origin)
+        if kind == "push" and isinstance(reply.get("clock"), dict):
+            out.write(f"{reply['clock'].get(origin, 0)} {time.perf_counter()}\n")
+        return reply
+
+    node.start()
+    assert node.server is not None
+    node.server._handler = timed
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    node.stop()
+    store.close()
+
+
+def bench_push(sales: int, pace_s: float, interval: float, receivers: int = 1) -> Table:
+    """Sales on A in this process; each receiving terminal runs in its own process."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         a = Terminal(root, 0, None)
-        b = Terminal(root, 1, a)
+        others = [Terminal(root, i + 1, a) for i in range(receivers)]
+        terms = [a, *others]
         pos = build_pos(a.store)
         na = a.start([], interval)
-        nb = b.start([a.port], interval)
+        procs = []
+        for t in others:
+            t.log = t.dir / "applied.log"
+            t.log.touch()
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "benchmarks.bench_sync",
+                        "--receiver",
+                        str(t.dir),
+                        "--port",
+                        str(t.port),
+                        "--peer",
+                        str(a.port),
+                        "--log",
+                        str(t.log),
+                        "--interval",
+                        str(interval),
+                    ],
+                )
+            )
         try:
-            if _wait(lambda: _converged([a, b]) and any(p.ready for p in na.links()), 60) is None:
-                raise RuntimeError("the two terminals did not connect")
+            ready = lambda: _converged(terms) and sum(p.ready for p in na.links()) >= receivers  # noqa: E731
+            if _wait(ready, 120) is None:
+                raise RuntimeError("the terminals did not connect")
             a.open_register(pos, "PA")
-            _wait(lambda: _converged([a, b]), 30)
-            # where the sales land on B: wrap B's request handler, note when A's seqs are applied
-            applied: list[tuple[int, float]] = []
-            lock = threading.Lock()
-            inner = nb._handle
-
-            def timed(kind: str, payload: dict[str, Any], peer: str) -> dict[str, Any]:
-                reply = inner(kind, payload, peer)
-                if kind in ("push", "changes") and isinstance(reply.get("clock"), dict):
-                    seq = int(reply["clock"].get(a.store.node_id, 0))
-                    with lock:
-                        applied.append((seq, time.perf_counter()))
-                return reply
-
-            nb._handle = timed  # type: ignore[method-assign]
-            assert nb.server is not None
-            nb.server._handler = timed
-            commits: list[tuple[int, float]] = []
-
-            def on_commit() -> None:
-                commits.append((-1, time.perf_counter()))
-
-            unsubscribe = notify.subscribe(a.store.engine, on_commit)
+            _wait(lambda: _converged(terms), 60)
+            commits: list[float] = []
+            unsubscribe = notify.subscribe(a.store.engine, lambda: commits.append(time.perf_counter()))
             sale_marks: list[tuple[int, float]] = []
             for i in range(sales):
                 commits.clear()
                 a.sell(pos, f"push-{i}")
-                t_commit = commits[-1][1] if commits else time.perf_counter()
-                seq = vector_clock(a.store)[a.store.node_id]
-                sale_marks.append((seq, t_commit))
+                t_commit = commits[-1] if commits else time.perf_counter()
+                sale_marks.append((vector_clock(a.store)[a.store.node_id], t_commit))
                 time.sleep(pace_s)
             unsubscribe()
-            _wait(lambda: _converged([a, b]), 30)
-            latencies = []
+            _wait(lambda: _converged(terms), 60)
+            applied = {k: _read_log(t.log) for k, t in enumerate(others)}
+            latencies: list[float] = []  # per (sale, peer)
+            all_peers: list[float] = []  # per sale: until the last peer has it
             for seq, t0 in sale_marks:
-                with lock:
-                    hits = [t for s, t in applied if s >= seq and t >= t0]
-                if hits:
-                    latencies.append((min(hits) - t0) * 1000)
+                per_peer = []
+                for k in range(receivers):
+                    hits = [t for s, t in applied[k] if s >= seq and t >= t0]
+                    if hits:
+                        per_peer.append((min(hits) - t0) * 1000)
+                latencies.extend(per_peer)
+                if len(per_peer) == receivers:
+                    all_peers.append(max(per_peer))
             # the transport's floor: an empty round trip over the same kind of link
+            b = others[0]
             client = transport.Client(transport.client_tls(b.identity), "127.0.0.1", a.port, timeout_ms=5000)
             client.open()
             client.wait_connected(5)
@@ -224,14 +280,27 @@ def bench_push(sales: int, pace_s: float, interval: float) -> Table:
                 rtts.append((time.perf_counter() - t0) * 1000)
             client.close()
         finally:
-            b.stop()
-            a.stop()
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            for t in reversed(terms):
+                t.stop()
     p50, p99 = _pct(latencies, 0.5), _pct(latencies, 0.99)
     return Table(
-        title="Live push: sale committed on A → applied and committed on B (2 terminals, TLS on loopback)",
+        title=f"Live push: sale committed on A → applied and committed on {receivers} peer(s), TLS, loopback",
         columns=["measure", "p50 ms", "p99 ms", "max ms"],
         rows=[
-            ["live push (ours)", round(p50, 2), round(p99, 2), round(max(latencies), 2)],
+            ["live push, each peer (ours)", round(p50, 2), round(p99, 2), round(max(latencies), 2)],
+            [
+                "live push, until the last peer has it",
+                round(_pct(all_peers, 0.5), 2),
+                round(_pct(all_peers, 0.99), 2),
+                round(max(all_peers), 2),
+            ],
             [
                 "empty TLS request/reply (floor)",
                 round(_pct(rtts, 0.5), 3),
@@ -241,8 +310,10 @@ def bench_push(sales: int, pace_s: float, interval: float) -> Table:
             ["anti-entropy only (expected wait)", interval * 500, interval * 1000, interval * 1000],
         ],
         notes=[
-            f"{len(latencies)} of {sales} sales matched, one every {pace_s * 1000:.0f} ms (a busy cashier "
-            "is far slower); each sale is ~5 change rows (transaction, line, tender, stock movement, audit)",
+            f"{len(all_peers)} of {sales} sales reached every peer by push, one every {pace_s * 1000:.0f} ms "
+            "(a busy cashier is far slower); each receiving terminal is its own process",
+            "a sale is three commits (cart, line, completion: the cart is replicated, so it is pushed "
+            "too) and ~5 change rows (transaction, line, tender, stock movement, audit)",
             "the latency covers: commit hook → pusher thread → change-log read → msgpack → TLS → "
             "peer's apply transaction (SQLite WAL, synchronous) → reply",
         ],
@@ -348,7 +419,7 @@ def _wire_bytes(terms: list[Terminal]) -> int:
 
 def run(quick: bool) -> list[Table]:
     logging.getLogger("vaultsync").setLevel(logging.WARNING)
-    push = bench_push(sales=100 if quick else 300, pace_s=0.05, interval=5.0)
+    push = bench_push(sales=100 if quick else 300, pace_s=0.05, interval=5.0, receivers=3)
     mesh = bench_mesh(nodes=10 if quick else 20, sales=20 if quick else 50, degree=4, interval=1.0)
     return [push, mesh]
 
@@ -360,12 +431,20 @@ def main() -> None:
     parser.add_argument("--degree", type=int, default=4)
     parser.add_argument("--interval", type=float, default=1.0, help="anti-entropy interval in the mesh (s)")
     parser.add_argument("--push-sales", type=int, default=200)
+    parser.add_argument("--push-peers", type=int, default=3, help="terminals receiving the live push")
     parser.add_argument("--skip-push", action="store_true")
     parser.add_argument("--skip-mesh", action="store_true")
+    parser.add_argument("--receiver", help=argparse.SUPPRESS)  # internal: run one receiving terminal
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--peer", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--log", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.receiver:
+        receiver(args.receiver, args.port, args.peer, args.log, args.interval)
+        return
     if not args.skip_push:
-        print(bench_push(args.push_sales, 0.05, 5.0).markdown(), flush=True)
+        print(bench_push(args.push_sales, 0.05, 5.0, args.push_peers).markdown(), flush=True)
         print()
     if not args.skip_mesh:
         print(bench_mesh(args.nodes, args.sales, args.degree, args.interval).markdown(), flush=True)

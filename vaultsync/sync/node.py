@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 8470
 DEFAULT_INTERVAL = 5.0
 PUSH_LIMIT = 1000
+#: peers pushed to at the same time
+PUSH_THREADS = 8
 #: changes per anti-entropy batch: each batch is one write transaction, and while it runs the
 #: register on this terminal waits for the database, so batches stay small (well under a second)
 PULL_BATCH = 1000
@@ -129,6 +132,7 @@ class SyncNode:
         self._push_wake = threading.Event()
         self._round_wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._push_pool = ThreadPoolExecutor(max_workers=PUSH_THREADS, thread_name_prefix="sync-push")
         self._unsubscribe: Any = None
         self.started = False
         self.discovery_status = "off"
@@ -185,6 +189,7 @@ class SyncNode:
                 log.exception("stopping discovery failed")
         for t in self._threads:
             t.join(timeout=10)
+        self._push_pool.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             links = list(self._links.values())
             self._links.clear()
@@ -460,28 +465,34 @@ class SyncNode:
         changes = proto.local_changes_after(self.store, start, PUSH_LIMIT)
         if not changes:
             return
-        for link in links:
-            st = link.state
-            mine = [c for c in changes if c.seq > st.pushed_upto]
-            if not mine:
-                continue
-            try:
-                reply = link.client.call("push", proto.push_payload(mine))
-            except VaultSyncError as exc:
-                st.last_error = f"push: {exc}"
-                link.hello_pending = True
-                self._round_wake.set()
-                continue
-            st.pushes += 1
-            st.last_seen = utcnow()
-            clock = reply.get("clock")
-            if isinstance(clock, dict):
-                st.clock = {str(k): int(v) for k, v in clock.items() if isinstance(v, int)}
-                st.pushed_upto = st.clock.get(self.store.node_id, st.pushed_upto)
-            elif not reply.get("deferred"):
-                st.pushed_upto = max(st.pushed_upto, mine[-1].seq)
+        todo = [(link, [c for c in changes if c.seq > link.state.pushed_upto]) for link in links]
+        todo = [(link, mine) for link, mine in todo if mine]
+        if len(todo) == 1:
+            self._push_one(*todo[0])
+        elif todo:
+            # every peer applies in its own database: push to all at once, not one after another
+            # (with five terminals the last one would otherwise wait for four applies)
+            list(self._push_pool.map(lambda item: self._push_one(*item), todo))
         if len(changes) >= PUSH_LIMIT:
             self._push_wake.set()  # more waiting
+
+    def _push_one(self, link: _Link, mine: list[Any]) -> None:
+        st = link.state
+        try:
+            reply = link.client.call("push", self._proto.push_payload(mine))
+        except VaultSyncError as exc:
+            st.last_error = f"push: {exc}"
+            link.hello_pending = True
+            self._round_wake.set()
+            return
+        st.pushes += 1
+        st.last_seen = utcnow()
+        clock = reply.get("clock")
+        if isinstance(clock, dict):
+            st.clock = {str(k): int(v) for k, v in clock.items() if isinstance(v, int)}
+            st.pushed_upto = st.clock.get(self.store.node_id, st.pushed_upto)
+        elif not reply.get("deferred"):
+            st.pushed_upto = max(st.pushed_upto, mine[-1].seq)
 
     # -- status ----------------------------------------------------------------------------
 
