@@ -147,6 +147,7 @@ def add_commands(sub: Any, common: Any) -> None:
     p = sub.add_parser("pair", help="show a one-time code for pairing a new terminal (first terminal)")
     common(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--sync-port", type=int, help="the sync port this terminal serves on (default 8470)")
     p.set_defaults(func=cmd_pair)
 
     p = sub.add_parser("join", help="pair this terminal with the shop: HOST:PORT and the code from `pair`")
@@ -199,7 +200,7 @@ def cmd_shop_init(args: argparse.Namespace) -> int:
 def cmd_pair(args: argparse.Namespace) -> int:
     services = _services(args)
     issued = services.sync.create_pairing_code_cli()
-    settings = sync_settings(argparse.Namespace())
+    settings = sync_settings(argparse.Namespace(sync_port=args.sync_port))
     host = socket.gethostname()
     where = f"{host}:{settings['port'] + 1}"
     if args.json:
@@ -216,14 +217,21 @@ def cmd_join(args: argparse.Namespace) -> int:
 
     host, port = parse_static_peer(args.address)
     services = _services(args)
-    result = pairing.join(
-        services.store,
-        services.config.data_dir,
-        host,
-        port,
-        args.code,
-        name=(args.name or socket.gethostname())[:64],
-    )
+    try:
+        result = pairing.join(
+            services.store,
+            services.config.data_dir,
+            host,
+            port,
+            args.code,
+            name=(args.name or socket.gethostname())[:64],
+        )
+    except pairing.PairingError as exc:
+        if "not connected" in str(exc):
+            raise pairing.PairingError(
+                f"{exc} — give the pairing address that `vaultsync pair` shows (the sync port + 1)"
+            ) from exc
+        raise
     print(f"joined shop {result.shop_name or result.shop_id} as terminal {result.node_id}")
     if not args.no_bootstrap:
         rounds = _one_shot(services, [f"{host}:{port - 1}"], "bootstrap")

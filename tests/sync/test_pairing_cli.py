@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,11 @@ def test_join_pairs_and_copies_the_shop_then_revoke(monkeypatch, capsys, tmp_pat
         assert "revoked terminal Register 2" in out
         code, out, err = run(monkeypatch, capsys, "sync", "revoke", new_node, "--data-dir", str(first_dir))
         assert code == EXIT_USAGE and "already revoked" in err
-        # the revoked terminal can no longer pull anything
+        # the revoked terminal can no longer pull anything (the serving node re-reads the revoked
+        # set at most once a second: a revocation made by another process takes up to that long)
+        deadline = time.monotonic() + 5
+        while new_node not in node.trust.revoked() and time.monotonic() < deadline:
+            time.sleep(0.1)
         code, out, err = run(
             monkeypatch,
             capsys,
