@@ -147,6 +147,7 @@ def add_commands(sub: Any, common: Any) -> None:
     p = sub.add_parser("pair", help="show a one-time code for pairing a new terminal (first terminal)")
     common(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--sync-port", type=int, help="the sync port this terminal serves on (default 8470)")
     p.set_defaults(func=cmd_pair)
 
     p = sub.add_parser("join", help="pair this terminal with the shop: HOST:PORT and the code from `pair`")
@@ -189,6 +190,8 @@ def cmd_shop_init(args: argparse.Namespace) -> int:
     services = _services(args)
     name = args.name or services.shop.name
     ident = services.sync.init_shop(name)
+    if args.name:
+        services.shop.set("shop.name", args.name)
     print(f"shop {name!r} created: shop id {ident.shop_id}, this terminal is node {ident.node_id}")
     print("start it with `vaultsync serve`, then pair other terminals with `vaultsync pair`")
     return 0
@@ -197,7 +200,7 @@ def cmd_shop_init(args: argparse.Namespace) -> int:
 def cmd_pair(args: argparse.Namespace) -> int:
     services = _services(args)
     issued = services.sync.create_pairing_code_cli()
-    settings = sync_settings(argparse.Namespace())
+    settings = sync_settings(argparse.Namespace(sync_port=args.sync_port))
     host = socket.gethostname()
     where = f"{host}:{settings['port'] + 1}"
     if args.json:
@@ -214,22 +217,32 @@ def cmd_join(args: argparse.Namespace) -> int:
 
     host, port = parse_static_peer(args.address)
     services = _services(args)
-    result = pairing.join(
-        services.store,
-        services.config.data_dir,
-        host,
-        port,
-        args.code,
-        name=(args.name or socket.gethostname())[:64],
-    )
+    try:
+        result = pairing.join(
+            services.store,
+            services.config.data_dir,
+            host,
+            port,
+            args.code,
+            name=(args.name or socket.gethostname())[:64],
+        )
+    except pairing.PairingError as exc:
+        if "not connected" in str(exc):
+            raise pairing.PairingError(
+                f"{exc} — give the pairing address that `vaultsync pair` shows (the sync port + 1)"
+            ) from exc
+        raise
     print(f"joined shop {result.shop_name or result.shop_id} as terminal {result.node_id}")
     if not args.no_bootstrap:
         rounds = _one_shot(services, [f"{host}:{port - 1}"], "bootstrap")
         for r in rounds:
-            print(
-                f"  copied from {r['peer']}: {r.get('applied', 0)} changes"
-                + (f" — {r['error']}" if r.get("error") else "")
-            )
+            if r.get("error"):
+                print(f"  could not copy the shop from {r['peer']}: {r['error']}")
+                print("  it arrives when this terminal serves and finds its peers (or: `vaultsync sync now`)")
+            elif "rows" in r:
+                print(f"  copied from {r['peer']}: {r['rows']} rows, then {r.get('pulled', 0)} newer changes")
+            else:
+                print(f"  copied from {r['peer']}: {r.get('applied', 0)} changes")
     return 0
 
 

@@ -139,9 +139,7 @@ def test_a_revoked_node_is_refused_and_its_open_connection_dropped(server, shop,
     assert thief.node_id in srv.stats.last_rejection
 
 
-def test_a_message_in_flight_from_a_revoked_node_is_not_handled(
-    server, shop, sqlite_store
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_message_in_flight_from_a_revoked_node_is_not_handled(server, shop, sqlite_store) -> None:  # type: ignore[no-untyped-def]
     srv, echo, _, trust = server
     thief = identity(shop)
     c = _client(thief, srv.port, timeout_ms=800)
@@ -229,3 +227,27 @@ def test_a_handler_error_becomes_an_error_reply_and_serving_continues(shop, sqli
     finally:
         c.close()
         srv.stop()
+
+
+def test_a_client_stops_calling_a_peer_revoked_while_connected(shop, sqlite_store) -> None:  # type: ignore[no-untyped-def]
+    """A revocation that arrives mid-link stops the next call at once (no pulling from it)."""
+    thief = identity(shop)
+    echo = Echo()
+    srv = transport.Server(transport.server_tls(thief), echo, port=0)
+    srv.start()
+    trust = Trust(sqlite_store)
+    me = identity(shop, sqlite_store.node_id)
+    c = transport.Client(
+        transport.client_tls(me), "127.0.0.1", srv.port, authorize=trust.authorize, timeout_ms=1500
+    )
+    c.open()
+    try:
+        c.call("changes", {})
+        _revoke(sqlite_store, thief.node_id)
+        trust.refresh()
+        with pytest.raises(transport.Unreachable, match="revoked"):
+            c.call("changes", {})
+    finally:
+        c.close()
+        srv.stop()
+    assert len(echo.calls) == 1

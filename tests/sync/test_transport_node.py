@@ -157,3 +157,45 @@ def test_three_terminals_converge_and_a_revocation_shuts_one_out(mesh: Mesh) -> 
         assert s.get(Node, "00000000000000ff") is None
     with b.store.read() as s:
         assert s.get(Node, "00000000000000ff") is None
+
+
+def test_terminals_found_by_zeroconf_sync_without_any_static_peer(tmp_path: Path) -> None:
+    """Discovery (lead's zeroconf module) on loopback feeds the links: no --peer given anywhere."""
+    dirs = [tmp_path / n for n in ("a", "b")]
+    stores = []
+    nodes = []
+    try:
+        for i, d in enumerate(dirs):
+            d.mkdir()
+            store = open_store(f"sqlite:///{d / 'vaultsync.db'}")
+            stores.append(store)
+            if i == 0:
+                ident = pairing.init_shop(store, d, name="Card Castle")
+            else:
+                code = pairing.create_code(stores[0])
+                assert nodes[0].pairing_port is not None
+                ident = pairing.join(
+                    store, d, "127.0.0.1", nodes[0].pairing_port, code.code, name="b"
+                ).identity
+            node = SyncNode(
+                store,
+                ident,
+                host="127.0.0.1",
+                port=free_port(),
+                zeroconf=True,
+                zeroconf_interfaces=["127.0.0.1"],
+                advertise_addresses=["127.0.0.1"],
+                interval=0.5,
+                pairing_port=free_port(),
+            )
+            node.start()
+            nodes.append(node)
+        build_pos(stores[0])
+        assert wait_for(lambda: caught_up(stores[0], stores[1]), timeout=20)
+        sources = {p.source for n in nodes for p in n.links()}
+        assert "zeroconf" in sources
+    finally:
+        for n in nodes:
+            n.stop()
+        for s in stores:
+            s.close()

@@ -87,7 +87,7 @@ class SyncScreen:
 
     async def load(self) -> None:
         try:
-            self.status = await off_loop(self.services.sync.status)
+            self.status = await off_loop(self.services.sync.view_status, actor=await self.actor())
         except Exception as exc:
             self.status = None
             ui.notify(error_text(exc), type="negative")

@@ -13,6 +13,7 @@ from vaultsync.api import auth, health, inventory, pos, shifts
 from vaultsync.api import catalog as catalog_api
 from vaultsync.api import pricing as pricing_api
 from vaultsync.api import stock as stock_api
+from vaultsync.api import sync as sync_api
 from vaultsync.api.errors import ErrorMappingRoute
 from vaultsync.services.container import Services
 
@@ -30,6 +31,7 @@ def build_router(services: Services) -> APIRouter:
     v1.include_router(pricing_api.router(services))
     v1.include_router(catalog_api.router(services))
     v1.include_router(stock_api.router(services))
+    v1.include_router(sync_api.router(services))
     router.include_router(v1)
     return router
 

@@ -175,6 +175,11 @@ class SyncService:
             return []
         return list(mod.list_alerts(self.store, unresolved_only=True))
 
+    def view_status(self, *, actor: UserView | None) -> SyncStatus:
+        """:meth:`status` for a person: managers only (it names every terminal of the shop)."""
+        require_role(actor, Role.MANAGER)
+        return self.status()
+
     def status(self) -> SyncStatus:
         paired = self.paired()
         problem = None

@@ -24,9 +24,12 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 from vaultsync.domain.errors import VaultSyncError
 from vaultsync.store import notify
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 8470
 DEFAULT_INTERVAL = 5.0
 PUSH_LIMIT = 1000
+#: peers pushed to at the same time
+PUSH_THREADS = 8
 #: changes per anti-entropy batch: each batch is one write transaction, and while it runs the
 #: register on this terminal waits for the database, so batches stay small (well under a second)
 PULL_BATCH = 1000
@@ -89,6 +94,7 @@ class SyncNode:
         shop_name: str = "",
         pairing_port: int | None = None,
         learn_inbound: bool = True,
+        workers: int = transport.WORKERS,
     ) -> None:
         if identity.node_id != store.node_id:
             raise VaultSyncError(
@@ -107,6 +113,7 @@ class SyncNode:
         self._timeout = timeout_ms
         self._pairing_port = pairing_port
         self._learn = learn_inbound
+        self._workers = workers
         #: addresses of peers that connected to us and told us their port (node -> endpoint)
         self._learned: dict[str, str] = {}
         self._proto = protocol or load_protocol()
@@ -125,6 +132,7 @@ class SyncNode:
         self._push_wake = threading.Event()
         self._round_wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._push_pool = ThreadPoolExecutor(max_workers=PUSH_THREADS, thread_name_prefix="sync-push")
         self._unsubscribe: Any = None
         self.started = False
         self.discovery_status = "off"
@@ -141,6 +149,7 @@ class SyncNode:
             host=self.host,
             port=self.port,
             authorize=self.trust.authorize,
+            workers=self._workers,
         )
         self.server.start()
         self.port = self.server.port
@@ -180,6 +189,7 @@ class SyncNode:
                 log.exception("stopping discovery failed")
         for t in self._threads:
             t.join(timeout=10)
+        self._push_pool.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             links = list(self._links.values())
             self._links.clear()
@@ -224,9 +234,15 @@ class SyncNode:
     def _handle(self, kind: str, payload: dict[str, Any], peer: str) -> dict[str, Any]:
         if kind == ANNOUNCE:
             return self._on_announce(payload, peer)
-        reply: dict[str, Any] = self._proto.handle(self.store, kind, payload, peer_node=peer)
-        if kind == "push" and reply.get("applied"):
-            self.trust.refresh()  # a pushed batch may carry a revocation
+        # a pushed revocation takes effect within a second: Trust re-reads the revoked set at
+        # most once a second and the maintainer drops revoked peers' links on its next step
+        try:
+            reply: dict[str, Any] = self._proto.handle(self.store, kind, payload, peer_node=peer)
+        except OperationalError as exc:
+            # the database stayed locked past its busy timeout (a long local write): the peer
+            # gets a clear refusal and its next anti-entropy round delivers the same changes
+            log.warning("sync: %s from %s not applied, database busy: %s", kind, peer, exc.orig)
+            raise self._proto.PeerUnavailable("the peer's database is busy; will retry") from exc
         return reply
 
     def _on_announce(self, payload: dict[str, Any], peer: str) -> dict[str, Any]:
@@ -340,6 +356,11 @@ class SyncNode:
                 self._hello(link)
             result = self._proto.pull(self.store, link.client.call, batch=PULL_BATCH)
             applied = int(getattr(result, "applied", 0))
+            if getattr(result, "needs_reconcile", False) and hasattr(self._proto, "reconcile"):
+                # the peer already compacted changes we lack: compare row versions instead
+                recon = self._proto.reconcile(self.store, link.client.call)
+                applied += int(getattr(recon, "fetched", 0))
+                log.info("sync: reconciled with %s (%d rows fetched)", st.address, applied)
             st.pulled += applied
             st.last_seen = utcnow()
             st.last_error = None
@@ -444,28 +465,34 @@ class SyncNode:
         changes = proto.local_changes_after(self.store, start, PUSH_LIMIT)
         if not changes:
             return
-        for link in links:
-            st = link.state
-            mine = [c for c in changes if c.seq > st.pushed_upto]
-            if not mine:
-                continue
-            try:
-                reply = link.client.call("push", proto.push_payload(mine))
-            except VaultSyncError as exc:
-                st.last_error = f"push: {exc}"
-                link.hello_pending = True
-                self._round_wake.set()
-                continue
-            st.pushes += 1
-            st.last_seen = utcnow()
-            clock = reply.get("clock")
-            if isinstance(clock, dict):
-                st.clock = {str(k): int(v) for k, v in clock.items() if isinstance(v, int)}
-                st.pushed_upto = st.clock.get(self.store.node_id, st.pushed_upto)
-            elif not reply.get("deferred"):
-                st.pushed_upto = max(st.pushed_upto, mine[-1].seq)
+        todo = [(link, [c for c in changes if c.seq > link.state.pushed_upto]) for link in links]
+        todo = [(link, mine) for link, mine in todo if mine]
+        if len(todo) == 1:
+            self._push_one(*todo[0])
+        elif todo:
+            # every peer applies in its own database: push to all at once, not one after another
+            # (with five terminals the last one would otherwise wait for four applies)
+            list(self._push_pool.map(lambda item: self._push_one(*item), todo))
         if len(changes) >= PUSH_LIMIT:
             self._push_wake.set()  # more waiting
+
+    def _push_one(self, link: _Link, mine: list[Any]) -> None:
+        st = link.state
+        try:
+            reply = link.client.call("push", self._proto.push_payload(mine))
+        except VaultSyncError as exc:
+            st.last_error = f"push: {exc}"
+            link.hello_pending = True
+            self._round_wake.set()
+            return
+        st.pushes += 1
+        st.last_seen = utcnow()
+        clock = reply.get("clock")
+        if isinstance(clock, dict):
+            st.clock = {str(k): int(v) for k, v in clock.items() if isinstance(v, int)}
+            st.pushed_upto = st.clock.get(self.store.node_id, st.pushed_upto)
+        elif not reply.get("deferred"):
+            st.pushed_upto = max(st.pushed_upto, mine[-1].seq)
 
     # -- status ----------------------------------------------------------------------------
 
@@ -537,7 +564,9 @@ def one_shot(
                 result = proto.verify(store, client.call)
             else:
                 raise ValueError(f"unknown action {action!r}")
-            for key in ("applied", "identical", "details", "rows", "changes"):
+            if getattr(result, "needs_reconcile", False) and hasattr(proto, "reconcile"):
+                result = proto.reconcile(store, client.call)
+            for key in ("applied", "identical", "differing", "rows", "changes", "pulled", "fetched"):
                 if hasattr(result, key):
                     row[key] = getattr(result, key)
         except VaultSyncError as exc:

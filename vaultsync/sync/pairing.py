@@ -42,14 +42,16 @@ from pathlib import Path
 from typing import Any
 
 import pynng
+from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from vaultsync.domain.errors import AuthenticationError, ConflictError, ValidationError, VaultSyncError
 from vaultsync.domain.ids import new_id
 from vaultsync.store.database import Store
-from vaultsync.store.models import Node, NodeState, PairingCode
+from vaultsync.store.models import Node, NodeState, PairingCode, Setting
 from vaultsync.store.types import utcnow
 from vaultsync.sync import pki, transport, wire
+from vaultsync.sync.pki import CA_NAME_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -306,10 +308,21 @@ class PairingService:
             "cert": cert,
             "ca": ca,
             "shop_id": shop_id,
-            "shop_name": self.shop_name,
+            "shop_name": self._shop_name(),
             "index": index,
             "proof": _server_proof(key, nc, ns, cert, ca, shop_id),
         }
+
+    def _shop_name(self) -> str:
+        """The shop's name setting, else the name the CA was created with."""
+        if self.shop_name:
+            return self.shop_name
+        with self.store.read() as s:
+            setting = s.get(Setting, "shop.name")
+        if setting is not None and isinstance(setting.value, str) and setting.value:
+            return setting.value
+        cn = self.identity.ca_cert().subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(cn[0].value).removeprefix(CA_NAME_PREFIX).strip() if cn else ""
 
     def _fail(self) -> None:
         with self._lock:

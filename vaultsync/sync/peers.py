@@ -115,6 +115,6 @@ def save_link(store: Store, peer: PeerState) -> None:
         row.address = host.strip("[]")[:128]
         row.port = int(port or 0)
         row.source = peer.source[:16]
-        row.last_seen_at = peer.last_seen or utcnow() if peer.ready else row.last_seen_at
+        row.last_seen_at = (peer.last_seen or utcnow()) if peer.ready else row.last_seen_at
         row.last_clock = dict(peer.clock) if peer.clock else row.last_clock
         row.last_error = peer.last_error

@@ -39,6 +39,7 @@ CA_KEY = "ca.key"
 NODE_CERT = "node.pem"
 NODE_KEY = "node.key"
 
+CA_NAME_PREFIX = "VaultSync shop CA "
 CA_YEARS = 20
 NODE_YEARS = 10
 _ID_RE = re.compile(r"^[0-9a-f]{4,32}$")
@@ -92,7 +93,7 @@ def create_ca(shop_id: str, shop_name: str) -> tuple[ec.EllipticCurvePrivateKey,
     key = _new_key()
     name = x509.Name(
         [
-            x509.NameAttribute(NameOID.COMMON_NAME, f"VaultSync shop CA {shop_name[:40]}".strip()),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{CA_NAME_PREFIX}{shop_name[:40]}".strip()),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, shop_id),
         ]
     )

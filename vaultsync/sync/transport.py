@@ -21,12 +21,14 @@ is possible, and the server keeps serving; a handler's exception becomes an erro
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import logging
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +131,25 @@ def _allow_all(node: str) -> str | None:
     return None
 
 
+#: every open server and client, closed before pynng's own exit hook finalises nng: a socket
+#: or context freed after ``nng_fini`` (a daemon thread still waiting, an object collected at
+#: interpreter shutdown) makes nng abort the whole process
+_open: weakref.WeakSet[Server | Client] = weakref.WeakSet()
+
+
+def _close_all_at_exit() -> None:
+    for obj in list(_open):
+        with contextlib.suppress(Exception):
+            if isinstance(obj, Server):
+                obj.stop()
+            else:
+                obj.close()
+
+
+# atexit runs hooks last-registered-first: ours (registered after pynng's import) runs before nng_fini
+atexit.register(_close_all_at_exit)
+
+
 class Server:
     """Listens on ``tls+tcp://host:port`` and answers requests with ``handler``.
 
@@ -162,6 +183,7 @@ class Server:
         self._pipes: dict[int, tuple[Any, str]] = {}  # pipe id -> (pipe, node)
         self._lock = threading.Lock()
         self._guards: dict[str, wire.ReplayGuard] = {}
+        self._contexts: list[Any] = []
         self.stats = Stats()
         self.port = port
 
@@ -175,6 +197,7 @@ class Server:
         # nng reports the port in network byte order
         self.port = socket.ntohs(int(listener.local_address.port)) if self._port == 0 else self._port
         self._sock = sock
+        _open.add(self)
         for i in range(self._workers):
             t = threading.Thread(target=self._work, name=f"{self._name}-server-{i}", daemon=True)
             t.start()
@@ -182,12 +205,17 @@ class Server:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._sock is not None:
-            self._sock.close()
+        with self._lock:
+            contexts = list(self._contexts)
+        for ctx in contexts:  # wakes the workers' receives before the socket goes away
+            _close_quietly(ctx)
         for t in self._threads:
             t.join(timeout=5)
         self._threads.clear()
+        if self._sock is not None:
+            self._sock.close()
         self._sock = None
+        _open.discard(self)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -249,6 +277,8 @@ class Server:
     def _work(self) -> None:
         assert self._sock is not None
         ctx = self._sock.new_context()
+        with self._lock:
+            self._contexts.append(ctx)
         try:
             while not self._stop.is_set():
                 try:
@@ -389,6 +419,7 @@ class Client:
         self.refused_reason: str | None = None
         self.bytes_out = 0
         self.bytes_in = 0
+        self._active: set[Any] = set()  # contexts of calls in flight
 
     @property
     def address(self) -> str:
@@ -416,13 +447,18 @@ class Client:
             sock.add_post_pipe_remove_cb(self._on_remove)
             sock.dial(url(self.host, self.port), block=False)
             self._sock = sock
+            _open.add(self)
 
     def close(self) -> None:
         with self._lock:
             sock, self._sock = self._sock, None
+            active = list(self._active)
+        for ctx in active:  # abort calls in flight before their socket goes away
+            _close_quietly(ctx)
         self._connected.clear()
         if sock is not None:
             sock.close()
+        _open.discard(self)
 
     def _on_connect(self, pipe: Any) -> None:
         node = peer_node_of(pipe)
@@ -457,11 +493,22 @@ class Client:
             data = wire.encode(req)
         except wire.WireError as exc:
             raise self._remote_error(f"cannot send {kind}: {exc}") from exc
+        if self.peer_node:
+            # trust can change while a link is up (a revocation arrives): every call asks again
+            reason = self._authorize(self.peer_node)
+            if reason is not None:
+                self.refused_reason = reason
+                raise self._unavailable(f"peer {self.address} refused: {reason}")
         deadline = time.monotonic() + (timeout_ms or self._timeout) / 1000
         if not self._connected.is_set() and not self._connected.wait(max(0.0, deadline - time.monotonic())):
             why = f" ({self.refused_reason})" if self.refused_reason else ""
             raise self._unavailable(f"peer {self.address} is not connected{why}")
-        ctx = sock.new_context()
+        try:
+            ctx = sock.new_context()
+        except pynng.NNGException as exc:
+            raise self._unavailable(f"link to {self.address} is closed") from exc
+        with self._lock:
+            self._active.add(ctx)
         try:
             ctx.send(data)
             self.bytes_out += len(data)
@@ -471,6 +518,8 @@ class Client:
         except pynng.NNGException as exc:
             raise self._unavailable(f"peer {self.address}: {exc}") from exc
         finally:
+            with self._lock:
+                self._active.discard(ctx)
             _close_quietly(ctx)
         self.bytes_in += len(raw)
         try:
