@@ -12,6 +12,7 @@ import os
 
 os.environ.setdefault("VAULTSYNC_HASH_PROFILE", "test")  # cheap argon2 in tests only
 
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,21 @@ from sqlalchemy import create_engine, text
 
 from tests import pg_server
 from vaultsync.store import Store, open_store
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """Undo ``vaultsync.logs.setup`` run by an in-process CLI test.
+
+    It replaces the root handlers with one bound to the stderr of that moment — pytest's
+    capture, closed after the test — so every later warning (from a sync thread, say)
+    would fail with "I/O operation on closed file".
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
