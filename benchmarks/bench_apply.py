@@ -154,7 +154,7 @@ def bench_apply(tmp: Path, size: int = APPLY_N) -> Table:
         apply_batch(dst, changes[i : i + BATCH])
     ours = time.perf_counter() - t0
     assert vector_clock(dst)[src.node_id] == vector_clock(src)[src.node_id]
-    sample = changes[: min(len(changes), 20_000)]
+    sample = changes[: min(len(changes), 5_000)]
     base = open_store(f"sqlite:///{tmp / 'apply-naive.db'}")
     t0 = time.perf_counter()
     naive_apply(base, sample)
@@ -182,7 +182,7 @@ def bench_bootstrap(tmp: Path, size: int = BOOT_N) -> Table:
     result = bootstrap(fresh, msgpack_link(src), chunk=10_000)
     ours = time.perf_counter() - t0
     assert result.changes == n
-    sample_n = min(n, 50_000)
+    sample_n = min(n, 20_000)
     slow = open_store(f"sqlite:///{tmp / 'boot-pull.db'}")
     link = msgpack_link(src)
     t0 = time.perf_counter()
