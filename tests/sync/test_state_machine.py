@@ -1,6 +1,8 @@
 """Hypothesis state machine: several replicas, random writes, partitions and a faulty network.
 
-Nodes are real SQLite databases (in memory, for speed). Links are a pluggable factory
+Nodes are real SQLite database files in a temporary directory, as on a terminal (an
+in-memory database shares one connection, so a read session opened inside a write — the
+shop settings cache refreshing mid-sale — would collide on it). Links are a pluggable factory
 (``tests.sync.links``): here :class:`~tests.sync.links.Faulty` drops requests and replies,
 duplicates pushes and holds pushes back to deliver them later, reordered. Each step is one
 of: a sale, a stock receipt, a price edit, a customer created / edited / deleted, a
@@ -19,6 +21,8 @@ import contextlib
 import itertools
 import os
 import random
+import shutil
+import tempfile
 from typing import Any
 
 import hypothesis.strategies as st
@@ -59,7 +63,8 @@ class Replication(RuleBasedStateMachine):
 
     @initialize(n=st.integers(min_value=3, max_value=4), rng=st.randoms(use_true_random=False))
     def start(self, n: int, rng: random.Random) -> None:
-        self.nodes = [open_store("sqlite://") for _ in range(n)]
+        self.tmp = tempfile.mkdtemp(prefix="vs-sm-")
+        self.nodes = [open_store(f"sqlite:///{self.tmp}/node{i}.db") for i in range(n)]
         a = self.nodes[0]
         self.pos: Pos = build_pos(a)
         for other in self.nodes[1:]:
@@ -83,6 +88,8 @@ class Replication(RuleBasedStateMachine):
     def teardown(self) -> None:
         for node in self.nodes:
             node.close()
+        if getattr(self, "tmp", None):
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     # ------------------------------------------------------------------ helpers
 
