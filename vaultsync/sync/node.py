@@ -377,6 +377,11 @@ class SyncNode:
             st.last_error = str(exc)
             log.info("sync round with %s failed: %s", st.address, exc)
             return RoundResult(st.address, st.node_id, error=str(exc))
+        except OperationalError as exc:
+            # this database stayed locked past its busy timeout: try again next round
+            st.last_error = "this terminal's database was busy; retrying"
+            log.warning("sync round with %s: database busy (%s)", st.address, exc.orig)
+            return RoundResult(st.address, st.node_id, error=st.last_error)
         except Exception as exc:
             link.hello_pending = True
             st.last_error = f"internal error: {type(exc).__name__}"

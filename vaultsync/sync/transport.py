@@ -283,7 +283,7 @@ class Server:
             while not self._stop.is_set():
                 try:
                     msg = ctx.recv_msg()
-                except pynng.Closed:
+                except (pynng.Closed, TypeError):  # pynng raises TypeError on a context closed under it
                     return
                 except pynng.NNGException as exc:
                     if self._stop.is_set():
@@ -296,7 +296,7 @@ class Server:
                 try:
                     ctx.send(out)
                     self.stats.bytes_out += len(out)
-                except pynng.Closed:
+                except (pynng.Closed, TypeError):
                     return
                 except pynng.NNGException as exc:
                     log.info("sync: reply not delivered: %s", exc)
