@@ -24,6 +24,14 @@ def _env_flag(name: str, default: bool) -> bool:
     return raw.strip().lower() not in ("0", "false", "no", "off", "")
 
 
+def _env_number(name: str, default: str) -> float:
+    raw = os.environ.get(name, default)
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValidationError(f"{name}={raw!r} is not a number") from None
+
+
 def add_serve_options(p: argparse.ArgumentParser) -> None:
     """Options of ``serve`` (and ``demo``) for the sync node."""
     g = p.add_argument_group("sync")
@@ -66,7 +74,7 @@ def sync_settings(args: argparse.Namespace) -> dict[str, Any]:
 
     port = getattr(args, "sync_port", None)
     if port is None:
-        port = int(os.environ.get("VAULTSYNC_SYNC_PORT", str(DEFAULT_SYNC_PORT)))
+        port = int(_env_number("VAULTSYNC_SYNC_PORT", str(DEFAULT_SYNC_PORT)))
     if not 1 <= port <= 65534:
         raise ValidationError(f"sync port {port} is outside 1-65534")
     peers = list(getattr(args, "peer", None) or [])
@@ -75,11 +83,15 @@ def sync_settings(args: argparse.Namespace) -> dict[str, Any]:
     for p in peers:
         parse_static_peer(p)  # a typo is a clear error at start, not a silent non-peer
     zeroconf = not getattr(args, "no_zeroconf", None) and _env_flag("VAULTSYNC_ZEROCONF", True)
-    interval = getattr(args, "sync_interval", None) or float(os.environ.get("VAULTSYNC_SYNC_INTERVAL", "5"))
+    interval = getattr(args, "sync_interval", None) or _env_number("VAULTSYNC_SYNC_INTERVAL", "5")
     if not 0.05 <= interval <= 3600:
         raise ValidationError("sync interval must be between 0.05 and 3600 seconds")
+    compact = _env_number("VAULTSYNC_COMPACT_INTERVAL", "3600")
+    if compact != 0 and not 60 <= compact <= 7 * 86400:
+        raise ValidationError("VAULTSYNC_COMPACT_INTERVAL must be 0 (off) or 60 s to 7 days")
     return {
         "port": port,
+        "compact_interval": compact,
         # the LAN is where the peers are; mutual TLS is what guards the port
         "host": getattr(args, "sync_host", None) or os.environ.get("VAULTSYNC_SYNC_HOST", "0.0.0.0"),
         "static_peers": peers,
@@ -119,6 +131,7 @@ def start_sync(services: Any, args: argparse.Namespace) -> Any:
         interval=settings["interval"],
         shop_name=services.shop.name,
         learn_inbound=settings["learn_inbound"],
+        compact_interval=settings["compact_interval"],
     )
     try:
         node.start()

@@ -199,3 +199,51 @@ def test_terminals_found_by_zeroconf_sync_without_any_static_peer(tmp_path: Path
             n.stop()
         for s in stores:
             s.close()
+
+
+def change_count(store: Store) -> int:
+    from sqlalchemy import func, select
+
+    from vaultsync.store.models import Change
+
+    with store.read() as s:
+        return int(s.scalar(select(func.count()).select_from(Change)) or 0)
+
+
+def test_compaction_drops_what_every_peer_holds_and_a_later_terminal_still_converges(mesh: Mesh) -> None:
+    from tests.sync.test_apply import on_hand
+
+    a = mesh.terminal("a", [])
+    b = mesh.terminal("b", [mesh.ports[0]])
+    pos = build_pos(a.store)
+    for i in range(3):
+        sell(pos, f"before-compaction-{i}")
+    assert wait_for(lambda: caught_up(a.store, b.store) and caught_up(b.store, a.store))
+    # a's view of b's clock must have caught up too (hello / push replies carry it)
+    assert wait_for(lambda: all(p.clock for p in a.links() if p.ready) and any(p.ready for p in a.links()))
+    before = change_count(a.store)
+
+    result = a.compact_now()
+    assert result is not None and not result.waiting_for
+    assert result.dropped > 0
+    assert change_count(a.store) == before - result.dropped
+
+    # business after compaction still flows, and a terminal paired afterwards gets everything
+    sell(pos, "after-compaction")
+    c = mesh.terminal("c", [mesh.ports[0]])
+    assert wait_for(lambda: caught_up(a.store, c.store) and caught_up(a.store, b.store), timeout=20)
+    assert on_hand(c.store, pos.bulk_id) == on_hand(a.store, pos.bulk_id) == on_hand(b.store, pos.bulk_id)
+
+    # a terminal that is paired but has never reported its clock holds compaction back
+    d_dir = mesh.tmp / "d"
+    d_dir.mkdir()
+    d_store = open_store(f"sqlite:///{d_dir / 'vaultsync.db'}")
+    mesh.stores.append(d_store)
+    assert a.pairing_port is not None
+    code = pairing.create_code(a.store)
+    pairing.join(d_store, d_dir, "127.0.0.1", a.pairing_port, code.code, name="d")
+    sell(pos, "while-d-is-silent")
+    held = a.compact_now()
+    assert held is not None
+    assert d_store.node_id in held.waiting_for
+    assert held.dropped == 0

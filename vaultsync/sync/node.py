@@ -11,7 +11,9 @@ Threads, and why each exists:
   hello to each new connection (refusing other shops, other versions, revoked nodes)
   and runs an anti-entropy pull from every ready peer every ``interval`` seconds and
   whenever a link (re)connects. Anti-entropy repairs whatever push missed: a peer that
-  was offline, a push that timed out, a change relayed from a third terminal.
+  was offline, a push that timed out, a change relayed from a third terminal. Every
+  ``compact_interval`` seconds it also compacts the change log up to what every known
+  peer has acknowledged (``protocol.compact``), so the log does not grow for ever.
 
 Nothing here touches the database except through the protocol's functions, the
 ``peer_links`` mirror and the revoked set (:mod:`vaultsync.sync.peers`).
@@ -36,13 +38,15 @@ from vaultsync.store import notify
 from vaultsync.store.database import Store
 from vaultsync.store.types import utcnow
 from vaultsync.sync import transport
-from vaultsync.sync.peers import PeerState, Trust, save_link
+from vaultsync.sync.peers import PeerState, Trust, acknowledged_clocks, save_link
 from vaultsync.sync.pki import Identity
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8470
 DEFAULT_INTERVAL = 5.0
+#: seconds between change-log compactions (entries every peer holds are folded and dropped)
+DEFAULT_COMPACT_INTERVAL = 3600.0
 PUSH_LIMIT = 1000
 #: peers pushed to at the same time
 PUSH_THREADS = 8
@@ -95,6 +99,7 @@ class SyncNode:
         pairing_port: int | None = None,
         learn_inbound: bool = True,
         workers: int = transport.WORKERS,
+        compact_interval: float = DEFAULT_COMPACT_INTERVAL,
     ) -> None:
         if identity.node_id != store.node_id:
             raise VaultSyncError(
@@ -106,6 +111,9 @@ class SyncNode:
         self.host = host
         self.port = port
         self.interval = interval
+        #: 0 turns compaction off
+        self.compact_interval = compact_interval
+        self.last_compaction: Any = None
         self._static = list(static_peers)
         self._zeroconf = zeroconf
         self._advertise = advertise_addresses
@@ -427,8 +435,28 @@ class SyncNode:
         """Call after a revocation was recorded locally: refuse and drop that node at once."""
         self._enforce_revocations()
 
+    def compact_now(self) -> Any:
+        """Compact the change log up to what every known peer acknowledged; the result, or None.
+
+        A trusted terminal that never reported a clock holds everything back (the engine's
+        rule), so a new shop with an unpaired-but-registered till compacts nothing yet.
+        """
+        if not hasattr(self._proto, "compact"):
+            return None
+        acked = acknowledged_clocks(self.store, self.links())
+        try:
+            result = self._proto.compact(self.store, acked)
+        except VaultSyncError as exc:  # a malformed stored clock: keep everything, say why
+            log.warning("sync: compaction skipped: %s", exc)
+            return None
+        self.last_compaction = result
+        if result.dropped:
+            log.info("sync: compacted %d log entries (%d versions folded)", result.dropped, result.folded)
+        return result
+
     def _maintainer(self) -> None:
         last_round = -float("inf")
+        last_compaction = time.monotonic()  # not at start-up: let the links report their clocks first
         while not self._stop.is_set():
             try:
                 self._sync_links()
@@ -443,6 +471,9 @@ class SyncNode:
                         self._round(link)
                 if due:
                     last_round = now
+                if self.compact_interval > 0 and now - last_compaction >= self.compact_interval:
+                    last_compaction = now
+                    self.compact_now()
             except Exception:
                 log.exception("sync maintainer step failed")
             self._round_wake.wait(timeout=min(0.25, self.interval))

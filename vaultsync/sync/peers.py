@@ -118,3 +118,22 @@ def save_link(store: Store, peer: PeerState) -> None:
         row.last_seen_at = (peer.last_seen or utcnow()) if peer.ready else row.last_seen_at
         row.last_clock = dict(peer.clock) if peer.clock else row.last_clock
         row.last_error = peer.last_error
+
+
+def acknowledged_clocks(store: Store, live: list[PeerState]) -> dict[str, dict[str, Any]]:
+    """Each peer's vector clock as last seen: what it has acknowledged holding (for compaction).
+
+    The live links' clocks are the freshest; ``peer_links`` keeps those of peers that are
+    offline right now, so a terminal that is switched off for the weekend still holds
+    compaction back instead of being forgotten. A stale clock only ever under-states
+    what a peer holds, which makes compaction keep more, never less.
+    """
+    with store.read() as s:
+        acked: dict[str, dict[str, Any]] = {
+            str(node): dict(clock) for node, clock in s.execute(select(PeerLink.node_id, PeerLink.last_clock))
+            if isinstance(clock, dict) and clock
+        }
+    for peer in live:
+        if peer.node_id and peer.clock:
+            acked[peer.node_id] = dict(peer.clock)
+    return acked
