@@ -886,20 +886,17 @@ class _Converter:
     _memo: dict[Any, Any] = field(default_factory=dict)
 
     def __call__(self, value: Any) -> Any:
-        hashable = type(value) in _SCALARS  # not a JSON list or object
-        if hashable:
+        memo = type(value) is str  # only strings: 1, 1.0 and True are equal as dict keys
+        if memo:
             got = self._memo.get(value, _MISSING)
             if got is not _MISSING:
                 return got
         out = codec.decode_value(self.column, value) if self.decode else value
         if self.bind is not None:
             out = self.bind(out)
-        if hashable and len(self._memo) < 256:
+        if memo and len(self._memo) < 256:
             self._memo[value] = out
         return out
-
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def insert_replayed_changes(session: Session, changes: list[tuple[Any, ...]]) -> None:

@@ -259,10 +259,18 @@ def _raw_chunk(store: Store, snap: _Open, table: Table, after: list[Any] | None,
                 part = cursor.fetchmany(_RAW_PART)
                 if not part:
                     break
-                rows.extend(map(list, part))
                 # what the part costs on the wire, measured by the wire format itself (C speed)
-                size += len(msgpack.packb(part, use_bin_type=True))
-                more = size > MAX_BATCH_BYTES
+                cost = len(msgpack.packb(part, use_bin_type=True))
+                if size + cost <= MAX_BATCH_BYTES:
+                    rows.extend(map(list, part))
+                    size += cost
+                    continue
+                for row in part:  # the last part: row by row up to the bound, as a cursor resumes
+                    rows.append(list(row))
+                    size += len(msgpack.packb(row, use_bin_type=True))
+                    if size > MAX_BATCH_BYTES:
+                        break
+                more = True
         finally:
             cursor.close()
     more = more or len(rows) == limit
