@@ -424,23 +424,33 @@ class _Merger:
                 continue
             fast.add((c.origin_node, c.seq))
         self._buffers: dict[str, list[tuple[RemoteChange, dict[str, Any]]]] = {}
+        self._facts: dict[str, tuple[Table, frozenset[str], int, bool]] = {}
         return fast
 
     def buffer(self, change: RemoteChange) -> None:
-        model = self.model(change)
-        table = self.table(model)
+        facts = self._facts.get(change.table_name)
+        if facts is None:  # per table once: this runs for nearly every change of a catch-up
+            model = self.model(change)
+            table = self.table(model)
+            facts = (table, _decoders(table)[0], len(table.columns), model.__replication__ == "lww")
+            self._facts[change.table_name] = facts
+        table, names, width, lww = facts
         data = codec.loads(change.data or "{}")
-        names, _special = _decoders(table)
         if not names.issuperset(data):
             self.decode(table, change, data)  # raises: an unknown column
-        if model.__replication__ == "lww":
-            if len(data) != len(table.columns):  # not a complete row: the slow path decides
+        if lww:
+            if len(data) != width:  # not a complete row: the slow path decides
                 self.flush()
                 self.apply(change)
                 return
-            self.rows[(table.name, change.pk)] = _RowState(True, dict.fromkeys(data, change.version), data)
+            self.rows[(change.table_name, change.pk)] = _RowState(
+                True, dict.fromkeys(data, change.version), data
+            )
         # kept as the change log encodes it: decoded and bound in one step when written
-        self._buffers.setdefault(table.name, []).append((change, data))
+        buffered = self._buffers.get(change.table_name)
+        if buffered is None:
+            buffered = self._buffers[change.table_name] = []
+        buffered.append((change, data))
 
     def flush(self) -> None:
         """Write the buffered fresh rows: per table in foreign-key order, one bulk INSERT each."""
