@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Column, Table, bindparam, event, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.state import InstanceState
 
@@ -824,3 +826,90 @@ def bulk_update_same(session: Session, model: type[Base], pks: Sequence[str], va
         )
     _insert_changes(session, changes)
     return len(pks)
+
+
+# --------------------------------------------------------------------------- replay (sync engine)
+#
+# The sync engine's merge writes rows that already carry their origin's (node, seq, hlc):
+# no capture, but the same column-wise driver path as the imports above, because per-row
+# SQLAlchemy parameter processing costs more than SQLite's own work on a catch-up.
+
+
+def _driver_errors(runner: _Statement) -> tuple[type[Exception], ...]:
+    dbapi = runner.conn.dialect.dbapi
+    return (dbapi.IntegrityError,) if dbapi is not None else ()
+
+
+def insert_encoded_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT rows given as the change log encodes them (every column present), one executemany.
+
+    What ``session.execute(table.insert(), [decoded rows])`` does, without SQLAlchemy's
+    per-row parameter processing: how each column goes from its change-log form to the
+    driver's (:func:`codec.decode_value`, then the type's bind processor: dates, JSON,
+    booleans) is decided once, and applied only to the columns that need it; repeated
+    values are converted once. A constraint failure raises
+    :class:`sqlalchemy.exc.IntegrityError`, as the SQLAlchemy path would.
+    """
+    if not rows:
+        return
+    names = [c.name for c in table.columns]
+    stmt = table.insert().values({n: bindparam("_v_" + n) for n in names})
+    runner = _Statement(session, stmt, ["_v_" + n for n in names])
+    dialect = runner.conn.dialect
+    order = [names[runner.slots.index(i)] for i in range(len(names))]  # driver order
+    converters = []
+    for i, name in enumerate(order):
+        col = table.c[name]
+        bind = col.type._cached_bind_processor(dialect)
+        if bind is not None or codec.needs_encoding(col):
+            converters.append((i, _Converter(col, bind, codec.needs_encoding(col))))
+    get = operator.itemgetter(*order)
+    if converters:
+        params: list[Any] = []
+        for row in rows:
+            values = list(get(row))
+            for i, conv in converters:
+                values[i] = conv(values[i])
+            params.append(values)
+    else:
+        params = list(map(get, rows))
+    _run(runner, params)
+
+
+@dataclass(slots=True)
+class _Converter:
+    """Change-log value -> driver parameter for one column (decode, then bind)."""
+
+    column: Column[Any]
+    bind: Callable[[Any], Any] | None
+    decode: bool
+    _memo: dict[Any, Any] = field(default_factory=dict)
+
+    def __call__(self, value: Any) -> Any:
+        memo = type(value) is str  # only strings: 1, 1.0 and True are equal as dict keys
+        if memo:
+            got = self._memo.get(value, _MISSING)
+            if got is not _MISSING:
+                return got
+        out = codec.decode_value(self.column, value) if self.decode else value
+        if self.bind is not None:
+            out = self.bind(out)
+        if memo and len(self._memo) < 256:
+            self._memo[value] = out
+        return out
+
+
+def insert_replayed_changes(session: Session, changes: list[tuple[Any, ...]]) -> None:
+    """Write change-log rows ``(origin_node, seq, hlc, table_name, pk, op, data)`` as given."""
+    stmt = _table(Change).insert().values({c: bindparam(c) for c in _CHANGE_COLUMNS})
+    runner = _Statement(session, stmt, _CHANGE_COLUMNS)
+    if runner.slots != list(range(len(_CHANGE_COLUMNS))):  # pragma: no cover - table order
+        changes = [tuple(c[i] for i in runner.slots) for c in changes]
+    _run(runner, changes)
+
+
+def _run(runner: _Statement, params: list[Any]) -> None:
+    try:
+        runner.executemany(params)
+    except _driver_errors(runner) as exc:
+        raise IntegrityError(runner.sql, None, exc) from exc

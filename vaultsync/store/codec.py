@@ -13,6 +13,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Column, Date, DateTime, LargeBinary
 from sqlalchemy.types import JSON, TypeDecorator, TypeEngine
 
@@ -66,7 +67,14 @@ def dumps(data: dict[str, Any]) -> str:
 
 
 def loads(text: str) -> dict[str, Any]:
-    value = json.loads(text)
+    """Parse change data. orjson is several times faster than :mod:`json` (decoding is most of
+    a merge's Python work); it rejects a few inputs :mod:`json` takes (NaN, integers beyond
+    64 bits, lone surrogates), which fall back to :mod:`json` so every node reads the same.
+    Writing stays :func:`dumps`: its bytes must be identical on every node."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = json.loads(text)
     if not isinstance(value, dict):
         raise ValueError("change data must be a JSON object")
     return value

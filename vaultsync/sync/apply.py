@@ -37,11 +37,12 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Column, Table, and_, insert, not_, or_, select
+from sqlalchemy import Column, Table, and_, bindparam, insert, not_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -398,18 +399,21 @@ class _Merger:
             table = self.table(model)
             pk_col = next(iter(table.primary_key.columns))
             ordered = sorted(pks)
-            for i in range(0, len(ordered), 2000):
-                part = ordered[i : i + 2000]
-                known.update(
-                    (name, str(r[0])) for r in self.s.execute(select(pk_col).where(pk_col.in_(part)))
+            # one expanding parameter, not 2000 literal-coerced ones: the statement is cached
+            in_row = select(pk_col).where(pk_col.in_(bindparam("pks", expanding=True)))
+            in_log = [
+                select(src).where(tcol == name, src.in_(bindparam("pks", expanding=True))).distinct()
+                for src, tcol in (
+                    (Change.pk, Change.table_name),
+                    (ColumnVersion.pk, ColumnVersion.table_name),
                 )
+            ]
+            for i in range(0, len(ordered), 2000):
+                part = {"pks": ordered[i : i + 2000]}
+                known.update((name, str(r[0])) for r in self.s.execute(in_row, part))
                 if model.__replication__ == "lww":
-                    for src in (Change.pk, ColumnVersion.pk):
-                        tcol = Change.table_name if src is Change.pk else ColumnVersion.table_name
-                        known.update(
-                            (name, str(r[0]))
-                            for r in self.s.execute(select(src).where(tcol == name, src.in_(part)).distinct())
-                        )
+                    for stmt in in_log:
+                        known.update((name, str(r[0])) for r in self.s.execute(stmt, part))
         fast: set[tuple[str, int]] = set()
         for c in ready:
             key = (c.table_name, c.pk)
@@ -420,20 +424,33 @@ class _Merger:
                 continue
             fast.add((c.origin_node, c.seq))
         self._buffers: dict[str, list[tuple[RemoteChange, dict[str, Any]]]] = {}
+        self._facts: dict[str, tuple[Table, frozenset[str], int, bool]] = {}
         return fast
 
     def buffer(self, change: RemoteChange) -> None:
-        model = self.model(change)
-        table = self.table(model)
+        facts = self._facts.get(change.table_name)
+        if facts is None:  # per table once: this runs for nearly every change of a catch-up
+            model = self.model(change)
+            table = self.table(model)
+            facts = (table, _decoders(table)[0], len(table.columns), model.__replication__ == "lww")
+            self._facts[change.table_name] = facts
+        table, names, width, lww = facts
         data = codec.loads(change.data or "{}")
-        row = self.decode(table, change, data)
-        if model.__replication__ == "lww":
-            if len(data) != len(table.columns):  # not a complete row: the slow path decides
+        if not names.issuperset(data):
+            self.decode(table, change, data)  # raises: an unknown column
+        if lww:
+            if len(data) != width:  # not a complete row: the slow path decides
                 self.flush()
                 self.apply(change)
                 return
-            self.rows[(table.name, change.pk)] = _RowState(True, dict.fromkeys(data, change.version), data)
-        self._buffers.setdefault(table.name, []).append((change, row))
+            self.rows[(change.table_name, change.pk)] = _RowState(
+                True, dict.fromkeys(data, change.version), data
+            )
+        # kept as the change log encodes it: decoded and bound in one step when written
+        buffered = self._buffers.get(change.table_name)
+        if buffered is None:
+            buffered = self._buffers[change.table_name] = []
+        buffered.append((change, data))
 
     def flush(self) -> None:
         """Write the buffered fresh rows: per table in foreign-key order, one bulk INSERT each."""
@@ -446,7 +463,11 @@ class _Merger:
             clash = self._clashing(table, items)
             rows = [row for i, (_, row) in enumerate(items) if i not in clash]
             if rows:
-                self.s.execute(table.insert(), rows)
+                if all(len(r) == len(table.columns) for r in rows):  # every column given
+                    capture.insert_encoded_rows(self.s, table, rows)
+                else:  # let SQLAlchemy fill the defaults of what a peer left out
+                    decoded = [self.decode(table, c, r) for i, (c, r) in enumerate(items) if i not in clash]
+                    self.s.execute(table.insert(), decoded)
             model = self.models[table.name]
             if model is StockMovement:
                 self.moves.extend((r["sku_id"], r["location_id"], int(r["delta"])) for r in rows)
@@ -465,10 +486,14 @@ class _Merger:
         out: set[int] = set()
         for cols, _rename in collisions.unique_sets(table):
             keys = [c for c in cols]
+            decoded = [table.c[c] if codec.needs_encoding(table.c[c]) else None for c in keys]
             seen: dict[tuple[Any, ...], int] = {}
             values: dict[int, tuple[Any, ...]] = {}
-            for i, (_, row) in enumerate(items):
-                tup = tuple(row.get(table.c[c].key) for c in keys)
+            for i, (_, row) in enumerate(items):  # rows as encoded in the change log
+                tup = tuple(
+                    row.get(c) if col is None else codec.decode_value(col, row.get(c))
+                    for c, col in zip(keys, decoded, strict=True)
+                )
                 if any(v is None for v in tup):
                     continue
                 values[i] = tup
@@ -481,9 +506,9 @@ class _Merger:
             first = table.c[keys[0]]
             firsts = sorted({t[0] for t in values.values()}, key=str)
             stored: set[tuple[Any, ...]] = set()
+            stmt = select(*(table.c[c] for c in keys)).where(first.in_(bindparam("v", expanding=True)))
             for j in range(0, len(firsts), 500):
-                stmt = select(*(table.c[c] for c in keys)).where(first.in_(firsts[j : j + 500]))
-                stored.update(tuple(r) for r in self.s.execute(stmt))
+                stored.update(tuple(r) for r in self.s.execute(stmt, {"v": firsts[j : j + 500]}))
             out.update(i for i, tup in values.items() if tup in stored)
         return out
 
@@ -620,6 +645,9 @@ class _Merger:
 
 _CHANGES = cast(Table, Change.__table__)
 
+#: a change as a change-log row tuple, in :data:`capture.insert_replayed_changes` order
+_change_tuple = operator.attrgetter("origin_node", "seq", "hlc", "table_name", "pk", "op", "data")
+
 _DECODERS: dict[str, tuple[frozenset[str], list[tuple[str, Column[Any]]]]] = {}
 
 
@@ -739,8 +767,8 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
                     merger.apply(current)
             current = None
             merger.flush()
-            if ready:  # Core insert, not the ORM bulk path: no per-row ORM bookkeeping
-                s.execute(_CHANGES.insert(), [c.as_row() for c in ready])
+            if ready:  # straight to the driver: no per-row SQLAlchemy parameter processing
+                capture.insert_replayed_changes(s, list(map(_change_tuple, ready)))
             capture.apply_derived(s, merger.moves, merger.credits)
             for origin, seq in advanced.items():
                 entry = s.get(VectorClockEntry, origin)
