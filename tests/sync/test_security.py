@@ -136,7 +136,8 @@ def test_a_revoked_node_is_refused_and_its_open_connection_dropped(server, shop,
         again.close()
     assert [k for k, _ in echo.calls] == ["hello"]
     assert srv.stats.refused_peers >= 1
-    assert thief.node_id in srv.stats.last_rejection
+    # (a message still in flight on the dropped connection may be rejected after the refusal)
+    assert any(thief.node_id in r for r in srv.stats.recent_rejections)
 
 
 def test_a_message_in_flight_from_a_revoked_node_is_not_handled(server, shop, sqlite_store) -> None:  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ import socket
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,7 +125,13 @@ class Stats:
     rejected: int = 0
     refused_peers: int = 0
     last_rejection: str = ""
+    #: the most recent refusals and rejections, newest last (a burst can bury the one that matters)
+    recent_rejections: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     by_kind: dict[str, int] = field(default_factory=dict)
+
+    def note_rejection(self, text: str) -> None:
+        self.last_rejection = text
+        self.recent_rejections.append(text)
 
 
 def _allow_all(node: str) -> str | None:
@@ -240,7 +247,7 @@ class Server:
 
     def _refuse(self, pipe: Any, node: str, reason: str) -> None:
         self.stats.refused_peers += 1
-        self.stats.last_rejection = f"{node}: {reason}"
+        self.stats.note_rejection(f"{node}: {reason}")
         log.warning("sync: refused connection from %s (%s): %s", node, _remote(pipe), reason)
         with contextlib.suppress(pynng.NNGException):
             pipe.close()
@@ -362,7 +369,7 @@ class Server:
 
     def _reject(self, node: str, reason: str) -> None:
         self.stats.rejected += 1
-        self.stats.last_rejection = f"{node or '?'}: {reason}"
+        self.stats.note_rejection(f"{node or '?'}: {reason}")
         log.warning("sync: rejected message from %s: %s", node or "unknown peer", reason)
 
 
