@@ -29,6 +29,12 @@ def shop(tmp_path: Path) -> Iterator[tuple[Pos, Store, Store]]:
     fresh.close()
 
 
+def _schema(store: Store) -> list[tuple[Any, ...]]:
+    with store.read() as s:
+        rows = s.connection().exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        return sorted(tuple(r) for r in rows)
+
+
 def test_a_fresh_terminal_bootstraps_to_an_identical_replica(shop: tuple[Pos, Store, Store]) -> None:
     pos, a, fresh = shop
     with a.uow() as uow:  # a self-referencing child row whose parent sorts after it
@@ -41,6 +47,8 @@ def test_a_fresh_terminal_bootstraps_to_an_identical_replica(shop: tuple[Pos, St
     assert result.rows > 20 and result.changes == vector_clock(a)[a.node_id]
     assert snapshot(fresh) == snapshot(a)
     assert fresh.shop_id == a.shop_id
+    # the copy drops the secondary indexes and builds them afterwards: the very same schema
+    assert _schema(fresh) == _schema(a) and any("ix_changes_hlc" in str(r) for r in _schema(fresh))
     assert on_hand(fresh, pos.nm_id) == 2  # derived caches rebuilt from the ledger
     assert verify(fresh, direct(fresh, a)).identical
     assert vector_clock(fresh)[a.node_id] == vector_clock(a)[a.node_id]

@@ -27,6 +27,7 @@ import json
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Table, bindparam, event, insert, inspect, text
@@ -40,7 +41,7 @@ from vaultsync.domain.ids import new_id
 from vaultsync.store import codec
 from vaultsync.store.base import Base
 from vaultsync.store.models import Change, CreditEntry, CustomerBalance, StockLevel, StockMovement
-from vaultsync.store.types import utcnow
+from vaultsync.store.types import UTCDateTime, utcnow
 from vaultsync.sync import hlc as hlc_mod
 
 UPSERT = "upsert"
@@ -859,10 +860,9 @@ def insert_encoded_rows(session: Session, table: Table, rows: Sequence[dict[str,
     order = [names[runner.slots.index(i)] for i in range(len(names))]  # driver order
     converters = []
     for i, name in enumerate(order):
-        col = table.c[name]
-        bind = col.type._cached_bind_processor(dialect)
-        if bind is not None or codec.needs_encoding(col):
-            converters.append((i, _Converter(col, bind, codec.needs_encoding(col))))
+        converter = _converter_for(table.c[name], dialect)
+        if converter is not None:
+            converters.append((i, converter))
     get = operator.itemgetter(*order)
     if converters:
         params: list[Any] = []
@@ -876,6 +876,45 @@ def insert_encoded_rows(session: Session, table: Table, rows: Sequence[dict[str,
     _run(runner, params)
 
 
+def _converter_for(column: Column[Any], dialect: Any) -> Callable[[Any], Any] | None:
+    """How one column's change-log value becomes a driver parameter (None: as it is)."""
+    bind = column.type._cached_bind_processor(dialect)
+    decode = codec.needs_encoding(column)
+    if bind is None and not decode:
+        return None
+    general = _Converter(column, bind, decode)
+    if dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
+        return _SqliteTimestamp(general)
+    return general
+
+
+@dataclass(slots=True)
+class _SqliteTimestamp:
+    """A canonical change-log timestamp straight to SQLite's stored text, by slicing.
+
+    :func:`codec.encode_value` writes every timestamp as ISO-8601 UTC
+    (``2026-11-28T12:21:54.874220+00:00``, or without the fraction when it is zero);
+    SQLAlchemy stores a UTC datetime in SQLite as ``2026-11-28 12:21:54.874220``. The
+    general path (parse, convert the zone, strip it, format) costs several microseconds
+    a value, which adds up to a large part of a catch-up merge. The C parser still
+    validates the value (a bad date from a peer fails as it would on the general path);
+    anything not in the canonical form takes the general path.
+    """
+
+    general: _Converter
+
+    def __call__(self, value: Any) -> Any:
+        if type(value) is str and value.endswith("+00:00") and value[10:11] == "T":
+            n = len(value)
+            if n == 32 and value[19] == ".":
+                datetime.fromisoformat(value)  # validation only
+                return value[:10] + " " + value[11:26]
+            if n == 25:
+                datetime.fromisoformat(value)
+                return value[:10] + " " + value[11:19] + ".000000"
+        return self.general(value)
+
+
 @dataclass(slots=True)
 class _Converter:
     """Change-log value -> driver parameter for one column (decode, then bind)."""
@@ -886,7 +925,9 @@ class _Converter:
     _memo: dict[Any, Any] = field(default_factory=dict)
 
     def __call__(self, value: Any) -> Any:
-        memo = type(value) is str  # only strings: 1, 1.0 and True are equal as dict keys
+        # only strings, booleans and None: as dict keys 1, 1.0 and True are equal, but no
+        # two of these types' values are (True == 1 never meets an int key here)
+        memo = type(value) in _MEMO_TYPES
         if memo:
             got = self._memo.get(value, _MISSING)
             if got is not _MISSING:
@@ -897,6 +938,9 @@ class _Converter:
         if memo and len(self._memo) < 256:
             self._memo[value] = out
         return out
+
+
+_MEMO_TYPES = frozenset({str, bool, type(None)})
 
 
 def insert_replayed_changes(session: Session, changes: list[tuple[Any, ...]]) -> None:

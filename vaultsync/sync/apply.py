@@ -223,6 +223,9 @@ class _Merger:
         self.me = node_id
         self.models = replicated_tables()
         self.rows: dict[tuple[str, str], _RowState] = {}
+        #: lww rows the fast path inserted in this merge: (version, data), made a
+        #: _RowState only if something asks (most never are)
+        self.fresh: dict[tuple[str, str], tuple[Version, dict[str, Any]]] = {}
         self.ledger_seen: dict[str, set[str]] = {}
         self.moves: list[tuple[str, str, int]] = []
         self.credits: list[tuple[str, int]] = []
@@ -305,6 +308,11 @@ class _Merger:
         state = self.rows.get(key)
         if state is not None:
             return state
+        fresh = self.fresh.pop(key, None)
+        if fresh is not None:  # inserted by this merge's fast path: its only change is the batch's
+            version, values = fresh
+            state = self.rows[key] = _RowState(True, dict.fromkeys(values, version), values)
+            return state
         pk_col = next(iter(table.primary_key.columns))
         exists = self.s.execute(select(pk_col).where(pk_col == pk)).first() is not None
         state = _RowState(exists)
@@ -375,8 +383,8 @@ class _Merger:
 
     # ---- the fast path: fresh rows in bulk
 
-    def prefetch(self, ready: Sequence[RemoteChange]) -> set[tuple[str, int]]:
-        """The changes that can be written by a bulk INSERT: ``(origin, seq)`` of each.
+    def prefetch(self, ready: Sequence[RemoteChange]) -> list[bool]:
+        """Which of the changes can be written by a bulk INSERT (one flag per change).
 
         A change qualifies when the merge could not do anything but insert it as it is:
         an upsert of a row this node has never heard of (no row, no history in the log or
@@ -414,15 +422,14 @@ class _Merger:
                 if model.__replication__ == "lww":
                     for stmt in in_log:
                         known.update((name, str(r[0])) for r in self.s.execute(stmt, part))
-        fast: set[tuple[str, int]] = set()
-        for c in ready:
-            key = (c.table_name, c.pk)
-            if c.op != UPSERT or key in known or per_row[key] != 1:
-                continue
-            model = self.models.get(c.table_name)
-            if model is None:
-                continue
-            fast.add((c.origin_node, c.seq))
+        models = self.models
+        fast = [
+            c.op == UPSERT
+            and (key := (c.table_name, c.pk)) not in known
+            and per_row[key] == 1
+            and c.table_name in models
+            for c in ready
+        ]
         self._buffers: dict[str, list[tuple[RemoteChange, dict[str, Any]]]] = {}
         self._facts: dict[str, tuple[Table, frozenset[str], int, bool]] = {}
         return fast
@@ -436,16 +443,17 @@ class _Merger:
             self._facts[change.table_name] = facts
         table, names, width, lww = facts
         data = codec.loads(change.data or "{}")
-        if not names.issuperset(data):
-            self.decode(table, change, data)  # raises: an unknown column
-        if lww:
-            if len(data) != width:  # not a complete row: the slow path decides
+        if len(data) != width:
+            if not names.issuperset(data):
+                self.decode(table, change, data)  # raises: an unknown column
+            if lww:  # not a complete row: the slow path decides
                 self.flush()
                 self.apply(change)
                 return
-            self.rows[(change.table_name, change.pk)] = _RowState(
-                True, dict.fromkeys(data, change.version), data
-            )
+        # else: as many keys as columns; an unknown one means a column is missing, which
+        # the INSERT's column lookup reports (see flush)
+        if lww:  # its row state, should a later change of this batch ask (collisions)
+            self.fresh[(change.table_name, change.pk)] = (change.version, data)
         # kept as the change log encodes it: decoded and bound in one step when written
         buffered = self._buffers.get(change.table_name)
         if buffered is None:
@@ -464,7 +472,12 @@ class _Merger:
             rows = [row for i, (_, row) in enumerate(items) if i not in clash]
             if rows:
                 if all(len(r) == len(table.columns) for r in rows):  # every column given
-                    capture.insert_encoded_rows(self.s, table, rows)
+                    try:
+                        capture.insert_encoded_rows(self.s, table, rows)
+                    except KeyError:  # a row names a column this VaultSync does not have
+                        for change, row in items:
+                            self.decode(table, change, row)  # raises the clear error
+                        raise
                 else:  # let SQLAlchemy fill the defaults of what a peer left out
                     decoded = [self.decode(table, c, r) for i, (c, r) in enumerate(items) if i not in clash]
                     self.s.execute(table.insert(), decoded)
@@ -477,7 +490,7 @@ class _Merger:
                 self.ledger_seen.setdefault(table.name, set()).update(c.pk for c, _ in items)
             for i in sorted(clash):  # settled one by one by the full merge
                 change = items[i][0]
-                self.rows.pop((table.name, change.pk), None)
+                self.fresh.pop((table.name, change.pk), None)
                 self.ledger_seen.get(table.name, set()).discard(change.pk)
                 self.apply(change)
 
@@ -645,6 +658,10 @@ class _Merger:
 
 _CHANGES = cast(Table, Change.__table__)
 
+_hlc_of = operator.attrgetter("hlc")
+#: the merge order of changes: (hlc, origin node), as RemoteChange.version
+_version_of = operator.attrgetter("hlc", "origin_node")
+
 #: a change as a change-log row tuple, in :data:`capture.insert_replayed_changes` order
 _change_tuple = operator.attrgetter("origin_node", "seq", "hlc", "table_name", "pk", "op", "data")
 
@@ -677,8 +694,15 @@ def _fk_ordered(names: Iterable[str]) -> list[Table]:
 # --------------------------------------------------------------------------- apply
 
 
-def _check_clocks(changes: Iterable[RemoteChange]) -> None:
+def _check_clocks(changes: Sequence[RemoteChange]) -> None:
+    if not changes:
+        return
     floor = hlc_mod.now_floor()
+    try:  # the check is monotonic in the HLC: if the newest passes, all do
+        hlc_mod.check_remote(max(map(_hlc_of, changes)), floor)
+        return
+    except hlc_mod.ClockDriftError:
+        pass
     for c in changes:
         try:
             hlc_mod.check_remote(c.hlc, floor)
@@ -750,7 +774,7 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
             log.info("deferred %d change(s) after a gap in their origin's sequence", len(deferred))
         # Per origin HLC order is seq order; across origins it puts causes before effects
         # (parents before the sales that reference them).
-        ready.sort(key=lambda c: c.version)
+        ready.sort(key=_version_of)
         if ready:
             # before anything this merge writes itself (collision renames, alerts): those must
             # be newer than every change they react to
@@ -759,8 +783,8 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
         current: RemoteChange | None = None
         try:
             fast = merger.prefetch(ready)
-            for current in ready:
-                if (current.origin_node, current.seq) in fast:
+            for current, quick in zip(ready, fast, strict=True):
+                if quick:
                     merger.buffer(current)
                 else:
                     merger.flush()
