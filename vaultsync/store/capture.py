@@ -520,12 +520,22 @@ class _Statement:
     callers place values straight where the driver wants them.
     """
 
-    def __init__(self, session: Session, stmt: Any, names: Sequence[str]) -> None:
+    def __init__(
+        self, session: Session, stmt: Any, names: Sequence[str], *, cache_key: tuple[str, ...] | None = None
+    ) -> None:
         self.conn = session.connection()
-        compiled = stmt.compile(dialect=self.conn.dialect)
-        self.sql = str(compiled)
-        self.positional = bool(compiled.positional)
-        order = list(compiled.positiontup) if self.positional else list(names)
+        dialect = self.conn.dialect
+        key = None if cache_key is None else (*cache_key, dialect.name, dialect.paramstyle)
+        got = None if key is None else _COMPILED.get(key)
+        if got is None:
+            # compiling costs about as much as SQLite writing a few rows: a live push of
+            # one sale paid it twice per merge before statements were kept
+            compiled = (stmt() if callable(stmt) else stmt).compile(dialect=dialect)
+            positional = bool(compiled.positional)
+            got = (str(compiled), positional, list(compiled.positiontup) if positional else list(names))
+            if key is not None:
+                _COMPILED[key] = got
+        self.sql, self.positional, order = got
         self.names = order
         self.slots = [order.index(n) for n in names]
 
@@ -542,12 +552,18 @@ class _Statement:
             cursor.close()
 
 
+#: compiled statements by (caller's key, dialect, paramstyle): (SQL, positional, bind order)
+_COMPILED: dict[tuple[str, ...], tuple[str, bool, list[str]]] = {}
+
 _CHANGE_COLUMNS = ("origin_node", "seq", "hlc", "table_name", "pk", "op", "data")
 
 
+def _change_insert() -> Any:
+    return _table(Change).insert().values({c: bindparam(c) for c in _CHANGE_COLUMNS})
+
+
 def _insert_changes(session: Session, changes: list[tuple[Any, ...]]) -> None:
-    stmt = _table(Change).insert().values({c: bindparam(c) for c in _CHANGE_COLUMNS})
-    runner = _Statement(session, stmt, _CHANGE_COLUMNS)
+    runner = _Statement(session, _change_insert, _CHANGE_COLUMNS, cache_key=("changes",))
     if runner.slots != list(range(len(_CHANGE_COLUMNS))):
         changes = [tuple(c[i] for i in runner.slots) for c in changes]  # pragma: no cover - table order
     runner.executemany(changes)
@@ -854,8 +870,12 @@ def insert_encoded_rows(session: Session, table: Table, rows: Sequence[dict[str,
     if not rows:
         return
     names = [c.name for c in table.columns]
-    stmt = table.insert().values({n: bindparam("_v_" + n) for n in names})
-    runner = _Statement(session, stmt, ["_v_" + n for n in names])
+    runner = _Statement(
+        session,
+        lambda: table.insert().values({n: bindparam("_v_" + n) for n in names}),
+        ["_v_" + n for n in names],
+        cache_key=("insert-all", str(table.name)),
+    )
     dialect = runner.conn.dialect
     order = [names[runner.slots.index(i)] for i in range(len(names))]  # driver order
     converters = []
@@ -945,8 +965,7 @@ _MEMO_TYPES = frozenset({str, bool, type(None)})
 
 def insert_replayed_changes(session: Session, changes: list[tuple[Any, ...]]) -> None:
     """Write change-log rows ``(origin_node, seq, hlc, table_name, pk, op, data)`` as given."""
-    stmt = _table(Change).insert().values({c: bindparam(c) for c in _CHANGE_COLUMNS})
-    runner = _Statement(session, stmt, _CHANGE_COLUMNS)
+    runner = _Statement(session, _change_insert, _CHANGE_COLUMNS, cache_key=("changes",))
     if runner.slots != list(range(len(_CHANGE_COLUMNS))):  # pragma: no cover - table order
         changes = [tuple(c[i] for i in runner.slots) for c in changes]
     _run(runner, changes)

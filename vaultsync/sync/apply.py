@@ -42,7 +42,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Column, Table, and_, bindparam, insert, not_, or_, select
+from sqlalchemy import Column, Table, and_, bindparam, case, insert, not_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -154,11 +154,17 @@ def _clock(session: Session) -> dict[str, int]:
     clock = {
         o: int(s) for o, s in session.execute(select(VectorClockEntry.origin_node, VectorClockEntry.seq))
     }
-    state = session.get(NodeState, 1)
-    if state is None:
-        raise ReplicationError("this database has no node identity; run `vaultsync migrate` first")
-    clock[state.node_id] = int(state.last_seq)
+    node_id, last_seq = _own_seq(session)
+    clock[node_id] = last_seq
     return clock
+
+
+def _own_seq(session: Session) -> tuple[str, int]:
+    """(this node's id, its last seq): a plain query, not an ORM load (it runs twice a merge)."""
+    row = session.execute(select(NodeState.node_id, NodeState.last_seq).where(NodeState.id == 1)).first()
+    if row is None:
+        raise ReplicationError("this database has no node identity; run `vaultsync migrate` first")
+    return str(row[0]), int(row[1])
 
 
 def vector_clock(store: Store) -> dict[str, int]:
@@ -688,7 +694,17 @@ def _decoders(table: Table) -> tuple[frozenset[str], list[tuple[str, Column[Any]
 
 def _fk_ordered(names: Iterable[str]) -> list[Table]:
     wanted = set(names)
-    return [t for t in Base.metadata.sorted_tables if t.name in wanted]
+    return [t for t in _sorted_tables() if t.name in wanted]
+
+
+_SORTED: list[Table] = []
+
+
+def _sorted_tables() -> list[Table]:
+    """``Base.metadata.sorted_tables``, kept: SQLAlchemy sorts the whole schema on every access."""
+    if not _SORTED:
+        _SORTED.extend(Base.metadata.sorted_tables)
+    return _SORTED
 
 
 # --------------------------------------------------------------------------- apply
@@ -794,12 +810,7 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
             if ready:  # straight to the driver: no per-row SQLAlchemy parameter processing
                 capture.insert_replayed_changes(s, list(map(_change_tuple, ready)))
             capture.apply_derived(s, merger.moves, merger.credits)
-            for origin, seq in advanced.items():
-                entry = s.get(VectorClockEntry, origin)
-                if entry is None:
-                    s.add(VectorClockEntry(origin_node=origin, seq=seq))
-                else:
-                    entry.seq = seq
+            _advance_clock(s, advanced)
             s.flush()
         except IntegrityError as exc:
             where = (
@@ -817,12 +828,26 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
         if new_alerts:
             alerts_mod.record(s, me, new_alerts)
         clock.update(advanced)
-        clock[me] = _clock(s)[me]
+        clock[me] = _own_seq(s)[1]
     for a in oversell:
         log.warning("oversell after merge: SKU %s at %s on hand %d", a.sku_id, a.location_id, a.on_hand)
     for b in credit:
         log.warning("credit below zero after merge: customer %s balance %d", b.customer_id, b.balance_cents)
     return ApplyResult(len(ready), skipped, deferred, oversell, credit, clock, merger.collisions)
+
+
+_CLOCK = cast(Table, VectorClockEntry.__table__)
+
+
+def _advance_clock(session: Session, advanced: dict[str, int]) -> None:
+    """Move the vector clock forward (never back), one statement for every origin."""
+    capture.upsert(
+        session,
+        _CLOCK,
+        ["origin_node"],
+        [{"origin_node": o, "seq": q} for o, q in sorted(advanced.items())],
+        lambda excluded: {"seq": case((excluded.seq > _CLOCK.c.seq, excluded.seq), else_=_CLOCK.c.seq)},
+    )
 
 
 def _invariants(

@@ -442,7 +442,7 @@ def _copy_raw(store: Store, call: Call, sid: str, table: Table, chunk: int) -> i
         f"VALUES ({', '.join('?' for _ in names)})"
     )
     deferred: list[tuple[int, Any, Any]] = []
-    pending: list[tuple[Any, ...]] = []
+    pending: list[list[Any]] = []  # the driver binds a list like a tuple
     after: list[Any] | None = None
     total = 0
     while True:
@@ -463,14 +463,23 @@ def _copy_raw(store: Store, call: Call, sid: str, table: Table, chunk: int) -> i
                 if values[pos] is not None:
                     deferred.append((pos, values[pk_pos], values[pos]))
                     values[pos] = None
-        pending.extend(map(tuple, batch))
+        pending.extend(batch)
         total += len(batch)
         nxt = reply.get("next")
         # one transaction per ~50k rows: a commit costs a WAL sync, while one huge
         # transaction would grow the write-ahead log without bound
         if pending and (nxt is None or len(pending) >= _WRITE_ROWS):
             with store.uow() as uow:
-                uow.session.connection().exec_driver_sql(sql, pending)
+                # the driver's cursor, in the session's transaction: it binds the rows as
+                # msgpack decoded them (lists), where SQLAlchemy would want a tuple made of each
+                conn = uow.session.connection()
+                cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cursor.executemany(sql, pending)
+                except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]
+                    raise ProtocolError(f"snapshot rows of {table.name} do not fit here: {exc}") from exc
+                finally:
+                    cursor.close()
             pending = []
         if nxt is None:
             break
