@@ -158,3 +158,31 @@ def test_bootstrap_and_reconcile_across_backends(store: Store, tmp_path: Path) -
         assert verify(store, direct(store, fresh)).identical
     finally:
         fresh.close()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (lambda row: row.__setitem__(0, [1, 2]), "do not fit here"),  # a list where a value belongs
+        (lambda row: row.__setitem__(0, {"a": 1}), "do not fit here"),
+        (lambda row: row.pop(), "malformed"),  # a short row
+    ],
+)
+def test_a_raw_snapshot_row_with_bad_values_is_refused(
+    shop: tuple[Pos, Store, Store], tamper: Any, reason: str
+) -> None:
+    _, a, fresh = shop
+    link = direct(fresh, a)
+
+    def lying(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        reply = link(kind, payload)
+        if kind == "snapshot.chunk" and payload["table"] == "skus" and reply["rows"]:
+            assert reply.get("raw") is True
+            tamper(reply["rows"][0])
+        return reply
+
+    with pytest.raises(ProtocolError, match=reason):
+        bootstrap(fresh, lying)
+    assert snap.is_bootstrapping(fresh)  # half a copy: refuses to sync until started again
+    with pytest.raises(ReplicationError, match="broke off"):
+        pull(fresh, link)
