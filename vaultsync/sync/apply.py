@@ -42,7 +42,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Column, Table, and_, bindparam, case, insert, not_, or_, select
+import orjson
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -413,17 +428,17 @@ class _Merger:
             table = self.table(model)
             pk_col = next(iter(table.primary_key.columns))
             ordered = sorted(pks)
-            # one expanding parameter, not 2000 literal-coerced ones: the statement is cached
-            in_row = select(pk_col).where(pk_col.in_(bindparam("pks", expanding=True)))
+            member = _Members(self.s)
+            in_row = select(pk_col).where(member.of(pk_col))
             in_log = [
-                select(src).where(tcol == name, src.in_(bindparam("pks", expanding=True))).distinct()
+                select(src).where(tcol == name, member.of(src)).distinct()
                 for src, tcol in (
                     (Change.pk, Change.table_name),
                     (ColumnVersion.pk, ColumnVersion.table_name),
                 )
             ]
             for i in range(0, len(ordered), 2000):
-                part = {"pks": ordered[i : i + 2000]}
+                part = member.params(ordered[i : i + 2000])
                 known.update((name, str(r[0])) for r in self.s.execute(in_row, part))
                 if model.__replication__ == "lww":
                     for stmt in in_log:
@@ -525,9 +540,10 @@ class _Merger:
             first = table.c[keys[0]]
             firsts = sorted({t[0] for t in values.values()}, key=str)
             stored: set[tuple[Any, ...]] = set()
-            stmt = select(*(table.c[c] for c in keys)).where(first.in_(bindparam("v", expanding=True)))
+            member = _Members(self.s)
+            stmt = select(*(table.c[c] for c in keys)).where(member.of(first))
             for j in range(0, len(firsts), 500):
-                stored.update(tuple(r) for r in self.s.execute(stmt, {"v": firsts[j : j + 500]}))
+                stored.update(tuple(r) for r in self.s.execute(stmt, member.params(firsts[j : j + 500])))
             out.update(i for i, tup in values.items() if tup in stored)
         return out
 
@@ -859,23 +875,48 @@ def _invariants(
     """
     oversell: list[OversellAlert] = []
     credit: list[CreditAlert] = []
+    member = _Members(session)
     skus = sorted({m[0] for m in moves})
-    for i in range(0, len(skus), 500):
-        levels = session.execute(
-            select(StockLevel.sku_id, StockLevel.location_id, StockLevel.on_hand)
-            .where(StockLevel.sku_id.in_(skus[i : i + 500]), StockLevel.on_hand < 0)
-            .order_by(StockLevel.sku_id, StockLevel.location_id)
-        )
+    low = (
+        select(StockLevel.sku_id, StockLevel.location_id, StockLevel.on_hand)
+        .where(member.of(StockLevel.sku_id), StockLevel.on_hand < 0)
+        .order_by(StockLevel.sku_id, StockLevel.location_id)
+    )
+    for i in range(0, len(skus), 2000):
+        levels = session.execute(low, member.params(skus[i : i + 2000]))
         oversell.extend(OversellAlert(str(a), str(b), int(q)) for a, b, q in levels)
     customers = sorted({c[0] for c in credits})
-    for i in range(0, len(customers), 500):
-        balances = session.execute(
-            select(CustomerBalance.customer_id, CustomerBalance.balance_cents)
-            .where(CustomerBalance.customer_id.in_(customers[i : i + 500]), CustomerBalance.balance_cents < 0)
-            .order_by(CustomerBalance.customer_id)
-        )
+    negative = (
+        select(CustomerBalance.customer_id, CustomerBalance.balance_cents)
+        .where(member.of(CustomerBalance.customer_id), CustomerBalance.balance_cents < 0)
+        .order_by(CustomerBalance.customer_id)
+    )
+    for i in range(0, len(customers), 2000):
+        balances = session.execute(negative, member.params(customers[i : i + 2000]))
         credit.extend(CreditAlert(str(a), int(b)) for a, b in balances)
     return oversell, credit
+
+
+class _Members:
+    """``column IN (<a list>)`` with the whole list as ONE bound value.
+
+    An expanding IN renders a placeholder per value on every execution; for the merge's
+    lists of thousands of keys SQLAlchemy spent more time rendering them than the database
+    spent answering. SQLite gets the list as a JSON array read by ``json_each``,
+    PostgreSQL as an array compared with ``= ANY``; both statements are cached.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+
+    def of(self, column: Any) -> Any:
+        if self.sqlite:
+            listed = func.json_each(bindparam("members", type_=String)).table_valued("value")
+            return column.in_(select(listed.c.value))
+        return column == any_(bindparam("members", type_=ARRAY(column.type)))
+
+    def params(self, values: Sequence[Any]) -> dict[str, Any]:
+        return {"members": orjson.dumps(list(values)).decode() if self.sqlite else list(values)}
 
 
 def _alerts_of(oversell: Sequence[OversellAlert], credit: Sequence[CreditAlert]) -> list[alerts_mod.NewAlert]:
