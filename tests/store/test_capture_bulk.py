@@ -237,3 +237,20 @@ def test_insert_encoded_rows_reads_back_as_the_orm_wrote_it(store: Store) -> Non
         "sku_code": original["sku_code"],
         "barcode": original["barcode"],
     } == original
+
+
+@pytest.mark.parametrize("value", [True, False, None, 1, 0, "yes"])
+def test_sqlite_boolean_fast_path_binds_what_the_general_path_binds(value: Any) -> None:
+    column = Sku.__table__.c.serialized  # type: ignore[attr-defined]
+    dialect = sqlite.dialect()
+    fast = capture._converter_for(column, dialect)
+    general = capture._Converter(column, column.type._cached_bind_processor(dialect), False)
+    assert isinstance(fast, capture._SqliteBoolean)
+    if value == "yes":  # not a boolean: refused by both
+        with pytest.raises((TypeError, ValueError)):
+            general(value)
+        with pytest.raises((TypeError, ValueError)):
+            fast(value)
+        return
+    got, want = fast(value), general(value)
+    assert (got is None and want is None) or int(got) == int(want)  # sqlite3 stores True as 1

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, event, insert, inspect, text
+from sqlalchemy import Boolean, Column, Table, bindparam, event, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
@@ -905,7 +905,22 @@ def _converter_for(column: Column[Any], dialect: Any) -> Callable[[Any], Any] | 
     general = _Converter(column, bind, decode)
     if dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
         return _SqliteTimestamp(general)
+    if dialect.name == "sqlite" and isinstance(column.type, Boolean):
+        return _SqliteBoolean(general)
     return general
+
+
+@dataclass(slots=True)
+class _SqliteBoolean:
+    """True, False and None bind as they are on SQLite (as 1, 0, NULL: what SQLAlchemy's
+    processor makes of them); anything else is checked by the general path."""
+
+    general: _Converter
+
+    def __call__(self, value: Any) -> Any:
+        if value is True or value is False or value is None:
+            return value
+        return self.general(value)
 
 
 @dataclass(slots=True)

@@ -474,7 +474,7 @@ class _Merger:
         # else: as many keys as columns; an unknown one means a column is missing, which
         # the INSERT's column lookup reports (see flush)
         if lww:  # its row state, should a later change of this batch ask (collisions)
-            self.fresh[(change.table_name, change.pk)] = (change.version, data)
+            self.fresh[(change.table_name, change.pk)] = ((change.hlc, change.origin_node), data)
         # kept as the change log encodes it: decoded and bound in one step when written
         buffered = self._buffers.get(change.table_name)
         if buffered is None:
@@ -492,7 +492,8 @@ class _Merger:
             clash = self._clashing(table, items)
             rows = [row for i, (_, row) in enumerate(items) if i not in clash]
             if rows:
-                if all(len(r) == len(table.columns) for r in rows):  # every column given
+                width = len(table.columns)
+                if all(len(r) == width for r in rows):  # every column given
                     try:
                         capture.insert_encoded_rows(self.s, table, rows)
                     except KeyError:  # a row names a column this VaultSync does not have
