@@ -451,8 +451,8 @@ def _copy_raw(store: Store, call: Call, sid: str, table: Table, chunk: int) -> i
                 f"peer's {table.name} has other columns than this terminal's (another schema?)"
             )
         batch = field_of(reply, "rows", list, "a list of rows")
-        width = len(names)
-        if not all(type(v) is list and len(v) == width for v in batch):
+        # two passes at C speed (a generator over a million rows cost a fifth of a bootstrap)
+        if batch and (set(map(type, batch)) != {list} or set(map(len, batch)) != {len(names)}):
             raise ProtocolError(f"malformed {table.name} row in snapshot")
         # each value's type is checked by the driver as it binds it (a list, a map or an
         # extension type from msgpack is refused there and reported as a ProtocolError):
