@@ -211,8 +211,8 @@ class Server:
             self._threads.append(t)
 
     def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
+        with self._lock:  # from here on no worker creates a context (see _work)
+            self._stop.set()
             contexts = list(self._contexts)
         for ctx in contexts:  # wakes the workers' receives before the socket goes away
             _close_quietly(ctx)
@@ -282,9 +282,13 @@ class Server:
     # -- requests --------------------------------------------------------------------------
 
     def _work(self) -> None:
-        assert self._sock is not None
-        ctx = self._sock.new_context()
+        # created under the lock stop() takes, and only while not stopping: a context made
+        # after stop() collected the ones to close would block its worker until the socket
+        # closed, and one made while the socket closes races nng's teardown
         with self._lock:
+            if self._stop.is_set() or self._sock is None:
+                return
+            ctx = self._sock.new_context()
             self._contexts.append(ctx)
         try:
             while not self._stop.is_set():
