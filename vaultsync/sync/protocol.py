@@ -35,6 +35,7 @@ from vaultsync.store.models import Change
 from vaultsync.sync import compaction as _compaction
 from vaultsync.sync import hlc as hlc_mod
 from vaultsync.sync import reconcile as _recon
+from vaultsync.sync import reidentify as _reid
 from vaultsync.sync import snapshot as _snapshot
 from vaultsync.sync.apply import ApplyError, ApplyResult, RemoteChange, apply_batch
 from vaultsync.sync.apply import vector_clock as _vector_clock
@@ -306,6 +307,10 @@ def _handle_hello(store: Store, payload: Payload, peer_node: str | None) -> Payl
         check_hello(mine, payload)
         if peer_node is not None and payload.get("node_id") != peer_node:
             raise ProtocolError("hello node id does not match the peer's certificate")
+    if peer_node:
+        # the newest change of the caller's own origin we hold: lets a terminal restored from a
+        # backup notice that it already wrote over numbers we have (see vaultsync.sync.reidentify)
+        mine["tip"] = _reid.tip_for(store, peer_node)
     return mine
 
 
@@ -350,6 +355,7 @@ HANDLERS: dict[str, Handler] = {
     "push": _handle_push,
     **_recon.HANDLERS,
     **_snapshot.HANDLERS,
+    **_reid.HANDLERS,
 }
 
 
