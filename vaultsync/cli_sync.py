@@ -113,6 +113,17 @@ def start_sync(services: Any, args: argparse.Namespace) -> Any:
         return None
     settings = sync_settings(args)
     data_dir = services.config.data_dir
+    from vaultsync.sync import reidentify
+
+    unfinished = reidentify.pending(data_dir)
+    if unfinished is not None:
+        print(
+            f"sync: off — terminal {unfinished.old_node} was restored from an older backup and now is "
+            f"{unfinished.new_node}, which has no certificate yet: run `vaultsync sync reidentify "
+            "HOST:PORT CODE` with a pairing code from a manager",
+            flush=True,
+        )
+        return None
     if not pki.has_identity(data_dir):
         print(
             "sync: off — this terminal is not paired (run `vaultsync shop init` on the shop's first "

@@ -365,6 +365,7 @@ def test_restored_terminal_is_refused_reidentified_by_a_manager_code_and_converg
                 assert old_row is not None and old_row.revoked_at is not None
                 new_row = q.get(Node, result.new_node)
                 assert new_row is not None and new_row.cert_fingerprint == result.identity.fingerprint
+                assert new_row.name == "b"  # the name the manager knows the till by
                 alerts = q.scalars(select(SyncAlert).where(SyncAlert.kind == reidentify.REIDENTIFIED)).all()
                 assert [al.subject_id for al in alerts] == [old_id]
         assert renewed.identity_conflict is None

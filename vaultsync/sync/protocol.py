@@ -281,8 +281,8 @@ def pull(store: Store, call: Call, *, batch: int = 5000) -> PullResult:
         if any(c.origin_node == store.node_id for c in result.deferred):
             raise ReplicationError(
                 "the peer holds changes this terminal wrote that its own database no longer has: "
-                "it was restored from a backup (or copied). Run a full reconciliation with a peer "
-                "(it recovers them and moves this terminal's numbering past them) before syncing"
+                "it was restored from a backup (or copied). Give it a new identity with a pairing code "
+                "from a manager (`vaultsync sync reidentify HOST:PORT CODE`) before syncing"
             )
         batches += 1
         applied += result.applied
@@ -323,7 +323,7 @@ def _handle_changes(store: Store, payload: Payload, peer_node: str | None) -> Pa
     if peer_node is not None and clock.get(peer_node, 0) < _vector_clock(store).get(peer_node, 0):
         raise ProtocolError(
             f"node {peer_node} has forgotten changes it wrote itself (its database was restored from a "
-            "backup or copied); it must run a full reconciliation before it syncs again"
+            "backup or copied); it must be re-identified (`vaultsync sync reidentify`) before it syncs again"
         )
     behind = _compaction.behind_floor(_compaction.floors(store), clock)
     if behind:

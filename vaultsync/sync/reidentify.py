@@ -510,9 +510,6 @@ def reidentify(
                 f"the peer at {host}:{port} holds nothing of terminal {store.node_id} that its database "
                 "lacks: its identity is sound, there is nothing to re-identify"
             )
-        with store.read() as s:
-            row = s.get(Node, store.node_id)
-            old_name = row.name if row is not None else ""
         retirement = retire_identity(store, fork)
         todo = Pending(
             retirement.old_node,
@@ -524,19 +521,22 @@ def reidentify(
         )
         _retire_files(data_dir, retirement.old_node)
         _save_pending(data_dir, todo)
-        name = name or old_name
     elif store.node_id != todo.new_node:
         raise pki.PkiError(
             f"{pki.sync_dir(data_dir) / PENDING_FILE} is for terminal {todo.new_node}, this database is "
             f"{store.node_id}"
         )
+    if not name:  # keep the name the manager knows this till by
+        with store.read() as s:
+            row = s.get(Node, todo.old_node)
+            name = row.name if row is not None else todo.new_node
     joined = pairing.join(
         store,
         data_dir,
         host,
         pairing_port if pairing_port is not None else port + 1,
         code,
-        name=name or todo.new_node,
+        name=name,
         timeout_ms=timeout_ms,
     )
     alert_id = record_reidentified(store, todo.retirement(), reason=todo.reason)
