@@ -158,7 +158,7 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def leaks(ports: Sequence[int], baseline: set[threading.Thread], *, wait: float = 5.0) -> list[str]:
+def leaks(ports: Sequence[int], baseline: set[threading.Thread], *, wait: float = 15.0) -> list[str]:
     """What a closed mesh left behind: ports still accepting, threads not in ``baseline``."""
     end = time.monotonic() + wait
     while True:
