@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.dialects import sqlite
 
 from tests.store.factories import FACTORIES
 from vaultsync.domain.errors import ReplicationError
@@ -152,3 +158,82 @@ def test_bulk_update_same_logs_one_change_per_row(store: Store) -> None:
         capture.bulk_update_same(uow.session, Sku, [a, "missing"], {"price_source": "y"})
     with pytest.raises(ReplicationError, match="cannot set"), store.uow() as uow:
         capture.bulk_update_same(uow.session, Sku, [a], {"id": "x"})
+
+
+# --------------------------------------------------------------------------- replay converters
+
+
+def _timestamp_converters() -> tuple[Any, Any]:
+    """(the SQLite timestamp fast path, the general path) for ``skus.price_as_of``."""
+    column = Sku.__table__.c.price_as_of  # type: ignore[attr-defined]
+    dialect = sqlite.dialect()
+    fast = capture._converter_for(column, dialect)
+    general = capture._Converter(column, column.type._cached_bind_processor(dialect), True)
+    return fast, general
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+    )
+)
+def test_sqlite_timestamp_fast_path_stores_what_the_general_path_stores(moment: datetime) -> None:
+    fast, general = _timestamp_converters()
+    assert isinstance(fast, capture._SqliteTimestamp)
+    encoded = codec.encode_value(Sku.__table__.c.price_as_of, moment)  # type: ignore[attr-defined]
+    assert fast(encoded) == general(encoded)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "2026-11-28T12:21:54.874220+02:00",  # another offset: converted by the general path
+        "2026-11-28 12:21:54.874220+00:00",  # space separator
+        "2026-11-28T12:21:54+00:00",
+    ],
+)
+def test_sqlite_timestamp_non_canonical_values_take_the_general_path(value: Any) -> None:
+    fast, general = _timestamp_converters()
+    assert fast(value) == general(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-13-28T12:21:54.874220+00:00", "2026-11-28T25:21:54+00:00", "2026-11-28T12:21:5x.874220+00:00"],
+)
+def test_sqlite_timestamp_garbage_fails_like_the_general_path(value: str) -> None:
+    fast, general = _timestamp_converters()
+    with pytest.raises(ValueError):
+        general(value)
+    with pytest.raises(ValueError):
+        fast(value)
+
+
+def test_insert_encoded_rows_reads_back_as_the_orm_wrote_it(store: Store) -> None:
+    """Replayed rows (the merge's fast path) come back identical to rows written by the ORM."""
+    (sku_id,) = _skus(store, 1)
+    with store.uow() as uow:
+        sku = uow.session.get(Sku, sku_id)
+        assert sku is not None
+        sku.price_as_of = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)  # no fraction: the short form
+        sku.sub_grades = {"centering": 9.5, "é": [1, None]}
+        sku.serialized = True
+    table = Sku.__table__
+    with store.read() as s:
+        original = dict(s.execute(select(table).where(table.c.id == sku_id)).mappings().one())  # type: ignore[attr-defined]
+    encoded = {c.name: codec.encode_value(c, original[c.name]) for c in table.columns}  # type: ignore[attr-defined]
+    encoded["id"] = "f" * 32
+    encoded["sku_code"] = original["sku_code"] + "-copy"
+    encoded["barcode"] = None
+    with store.uow() as uow:
+        capture.insert_encoded_rows(uow.session, table, [encoded])  # type: ignore[arg-type]
+    with store.read() as s:
+        copy = dict(s.execute(select(table).where(table.c.id == "f" * 32)).mappings().one())  # type: ignore[attr-defined]
+    assert {
+        **copy,
+        "id": sku_id,
+        "sku_code": original["sku_code"],
+        "barcode": original["barcode"],
+    } == original

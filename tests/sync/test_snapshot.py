@@ -29,6 +29,12 @@ def shop(tmp_path: Path) -> Iterator[tuple[Pos, Store, Store]]:
     fresh.close()
 
 
+def _schema(store: Store) -> list[tuple[Any, ...]]:
+    with store.read() as s:
+        rows = s.connection().exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        return sorted(tuple(r) for r in rows)
+
+
 def test_a_fresh_terminal_bootstraps_to_an_identical_replica(shop: tuple[Pos, Store, Store]) -> None:
     pos, a, fresh = shop
     with a.uow() as uow:  # a self-referencing child row whose parent sorts after it
@@ -41,6 +47,8 @@ def test_a_fresh_terminal_bootstraps_to_an_identical_replica(shop: tuple[Pos, St
     assert result.rows > 20 and result.changes == vector_clock(a)[a.node_id]
     assert snapshot(fresh) == snapshot(a)
     assert fresh.shop_id == a.shop_id
+    # the copy drops the secondary indexes and builds them afterwards: the very same schema
+    assert _schema(fresh) == _schema(a) and any("ix_changes_hlc" in str(r) for r in _schema(fresh))
     assert on_hand(fresh, pos.nm_id) == 2  # derived caches rebuilt from the ledger
     assert verify(fresh, direct(fresh, a)).identical
     assert vector_clock(fresh)[a.node_id] == vector_clock(a)[a.node_id]
@@ -150,3 +158,31 @@ def test_bootstrap_and_reconcile_across_backends(store: Store, tmp_path: Path) -
         assert verify(store, direct(store, fresh)).identical
     finally:
         fresh.close()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (lambda row: row.__setitem__(0, [1, 2]), "do not fit here"),  # a list where a value belongs
+        (lambda row: row.__setitem__(0, {"a": 1}), "do not fit here"),
+        (lambda row: row.pop(), "malformed"),  # a short row
+    ],
+)
+def test_a_raw_snapshot_row_with_bad_values_is_refused(
+    shop: tuple[Pos, Store, Store], tamper: Any, reason: str
+) -> None:
+    _, a, fresh = shop
+    link = direct(fresh, a)
+
+    def lying(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        reply = link(kind, payload)
+        if kind == "snapshot.chunk" and payload["table"] == "skus" and reply["rows"]:
+            assert reply.get("raw") is True
+            tamper(reply["rows"][0])
+        return reply
+
+    with pytest.raises(ProtocolError, match=reason):
+        bootstrap(fresh, lying)
+    assert snap.is_bootstrapping(fresh)  # half a copy: refuses to sync until started again
+    with pytest.raises(ReplicationError, match="broke off"):
+        pull(fresh, link)

@@ -27,6 +27,7 @@ import json
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Table, bindparam, event, insert, inspect, text
@@ -40,7 +41,7 @@ from vaultsync.domain.ids import new_id
 from vaultsync.store import codec
 from vaultsync.store.base import Base
 from vaultsync.store.models import Change, CreditEntry, CustomerBalance, StockLevel, StockMovement
-from vaultsync.store.types import utcnow
+from vaultsync.store.types import UTCDateTime, utcnow
 from vaultsync.sync import hlc as hlc_mod
 
 UPSERT = "upsert"
@@ -519,12 +520,22 @@ class _Statement:
     callers place values straight where the driver wants them.
     """
 
-    def __init__(self, session: Session, stmt: Any, names: Sequence[str]) -> None:
+    def __init__(
+        self, session: Session, stmt: Any, names: Sequence[str], *, cache_key: tuple[str, ...] | None = None
+    ) -> None:
         self.conn = session.connection()
-        compiled = stmt.compile(dialect=self.conn.dialect)
-        self.sql = str(compiled)
-        self.positional = bool(compiled.positional)
-        order = list(compiled.positiontup) if self.positional else list(names)
+        dialect = self.conn.dialect
+        key = None if cache_key is None else (*cache_key, dialect.name, dialect.paramstyle)
+        got = None if key is None else _COMPILED.get(key)
+        if got is None:
+            # compiling costs about as much as SQLite writing a few rows: a live push of
+            # one sale paid it twice per merge before statements were kept
+            compiled = (stmt() if callable(stmt) else stmt).compile(dialect=dialect)
+            positional = bool(compiled.positional)
+            got = (str(compiled), positional, list(compiled.positiontup) if positional else list(names))
+            if key is not None:
+                _COMPILED[key] = got
+        self.sql, self.positional, order = got
         self.names = order
         self.slots = [order.index(n) for n in names]
 
@@ -541,12 +552,18 @@ class _Statement:
             cursor.close()
 
 
+#: compiled statements by (caller's key, dialect, paramstyle): (SQL, positional, bind order)
+_COMPILED: dict[tuple[str, ...], tuple[str, bool, list[str]]] = {}
+
 _CHANGE_COLUMNS = ("origin_node", "seq", "hlc", "table_name", "pk", "op", "data")
 
 
+def _change_insert() -> Any:
+    return _table(Change).insert().values({c: bindparam(c) for c in _CHANGE_COLUMNS})
+
+
 def _insert_changes(session: Session, changes: list[tuple[Any, ...]]) -> None:
-    stmt = _table(Change).insert().values({c: bindparam(c) for c in _CHANGE_COLUMNS})
-    runner = _Statement(session, stmt, _CHANGE_COLUMNS)
+    runner = _Statement(session, _change_insert, _CHANGE_COLUMNS, cache_key=("changes",))
     if runner.slots != list(range(len(_CHANGE_COLUMNS))):
         changes = [tuple(c[i] for i in runner.slots) for c in changes]  # pragma: no cover - table order
     runner.executemany(changes)
@@ -853,16 +870,19 @@ def insert_encoded_rows(session: Session, table: Table, rows: Sequence[dict[str,
     if not rows:
         return
     names = [c.name for c in table.columns]
-    stmt = table.insert().values({n: bindparam("_v_" + n) for n in names})
-    runner = _Statement(session, stmt, ["_v_" + n for n in names])
+    runner = _Statement(
+        session,
+        lambda: table.insert().values({n: bindparam("_v_" + n) for n in names}),
+        ["_v_" + n for n in names],
+        cache_key=("insert-all", str(table.name)),
+    )
     dialect = runner.conn.dialect
     order = [names[runner.slots.index(i)] for i in range(len(names))]  # driver order
     converters = []
     for i, name in enumerate(order):
-        col = table.c[name]
-        bind = col.type._cached_bind_processor(dialect)
-        if bind is not None or codec.needs_encoding(col):
-            converters.append((i, _Converter(col, bind, codec.needs_encoding(col))))
+        converter = _converter_for(table.c[name], dialect)
+        if converter is not None:
+            converters.append((i, converter))
     get = operator.itemgetter(*order)
     if converters:
         params: list[Any] = []
@@ -876,6 +896,45 @@ def insert_encoded_rows(session: Session, table: Table, rows: Sequence[dict[str,
     _run(runner, params)
 
 
+def _converter_for(column: Column[Any], dialect: Any) -> Callable[[Any], Any] | None:
+    """How one column's change-log value becomes a driver parameter (None: as it is)."""
+    bind = column.type._cached_bind_processor(dialect)
+    decode = codec.needs_encoding(column)
+    if bind is None and not decode:
+        return None
+    general = _Converter(column, bind, decode)
+    if dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
+        return _SqliteTimestamp(general)
+    return general
+
+
+@dataclass(slots=True)
+class _SqliteTimestamp:
+    """A canonical change-log timestamp straight to SQLite's stored text, by slicing.
+
+    :func:`codec.encode_value` writes every timestamp as ISO-8601 UTC
+    (``2026-11-28T12:21:54.874220+00:00``, or without the fraction when it is zero);
+    SQLAlchemy stores a UTC datetime in SQLite as ``2026-11-28 12:21:54.874220``. The
+    general path (parse, convert the zone, strip it, format) costs several microseconds
+    a value, which adds up to a large part of a catch-up merge. The C parser still
+    validates the value (a bad date from a peer fails as it would on the general path);
+    anything not in the canonical form takes the general path.
+    """
+
+    general: _Converter
+
+    def __call__(self, value: Any) -> Any:
+        if type(value) is str and value.endswith("+00:00") and value[10:11] == "T":
+            n = len(value)
+            if n == 32 and value[19] == ".":
+                datetime.fromisoformat(value)  # validation only
+                return value[:10] + " " + value[11:26]
+            if n == 25:
+                datetime.fromisoformat(value)
+                return value[:10] + " " + value[11:19] + ".000000"
+        return self.general(value)
+
+
 @dataclass(slots=True)
 class _Converter:
     """Change-log value -> driver parameter for one column (decode, then bind)."""
@@ -886,7 +945,9 @@ class _Converter:
     _memo: dict[Any, Any] = field(default_factory=dict)
 
     def __call__(self, value: Any) -> Any:
-        memo = type(value) is str  # only strings: 1, 1.0 and True are equal as dict keys
+        # only strings, booleans and None: as dict keys 1, 1.0 and True are equal, but no
+        # two of these types' values are (True == 1 never meets an int key here)
+        memo = type(value) in _MEMO_TYPES
         if memo:
             got = self._memo.get(value, _MISSING)
             if got is not _MISSING:
@@ -899,10 +960,12 @@ class _Converter:
         return out
 
 
+_MEMO_TYPES = frozenset({str, bool, type(None)})
+
+
 def insert_replayed_changes(session: Session, changes: list[tuple[Any, ...]]) -> None:
     """Write change-log rows ``(origin_node, seq, hlc, table_name, pk, op, data)`` as given."""
-    stmt = _table(Change).insert().values({c: bindparam(c) for c in _CHANGE_COLUMNS})
-    runner = _Statement(session, stmt, _CHANGE_COLUMNS)
+    runner = _Statement(session, _change_insert, _CHANGE_COLUMNS, cache_key=("changes",))
     if runner.slots != list(range(len(_CHANGE_COLUMNS))):  # pragma: no cover - table order
         changes = [tuple(c[i] for i in runner.slots) for c in changes]
     _run(runner, changes)

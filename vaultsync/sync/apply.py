@@ -42,7 +42,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Column, Table, and_, bindparam, insert, not_, or_, select
+import orjson
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -154,11 +169,17 @@ def _clock(session: Session) -> dict[str, int]:
     clock = {
         o: int(s) for o, s in session.execute(select(VectorClockEntry.origin_node, VectorClockEntry.seq))
     }
-    state = session.get(NodeState, 1)
-    if state is None:
-        raise ReplicationError("this database has no node identity; run `vaultsync migrate` first")
-    clock[state.node_id] = int(state.last_seq)
+    node_id, last_seq = _own_seq(session)
+    clock[node_id] = last_seq
     return clock
+
+
+def _own_seq(session: Session) -> tuple[str, int]:
+    """(this node's id, its last seq): a plain query, not an ORM load (it runs twice a merge)."""
+    row = session.execute(select(NodeState.node_id, NodeState.last_seq).where(NodeState.id == 1)).first()
+    if row is None:
+        raise ReplicationError("this database has no node identity; run `vaultsync migrate` first")
+    return str(row[0]), int(row[1])
 
 
 def vector_clock(store: Store) -> dict[str, int]:
@@ -223,6 +244,9 @@ class _Merger:
         self.me = node_id
         self.models = replicated_tables()
         self.rows: dict[tuple[str, str], _RowState] = {}
+        #: lww rows the fast path inserted in this merge: (version, data), made a
+        #: _RowState only if something asks (most never are)
+        self.fresh: dict[tuple[str, str], tuple[Version, dict[str, Any]]] = {}
         self.ledger_seen: dict[str, set[str]] = {}
         self.moves: list[tuple[str, str, int]] = []
         self.credits: list[tuple[str, int]] = []
@@ -305,6 +329,11 @@ class _Merger:
         state = self.rows.get(key)
         if state is not None:
             return state
+        fresh = self.fresh.pop(key, None)
+        if fresh is not None:  # inserted by this merge's fast path: its only change is the batch's
+            version, values = fresh
+            state = self.rows[key] = _RowState(True, dict.fromkeys(values, version), values)
+            return state
         pk_col = next(iter(table.primary_key.columns))
         exists = self.s.execute(select(pk_col).where(pk_col == pk)).first() is not None
         state = _RowState(exists)
@@ -375,8 +404,8 @@ class _Merger:
 
     # ---- the fast path: fresh rows in bulk
 
-    def prefetch(self, ready: Sequence[RemoteChange]) -> set[tuple[str, int]]:
-        """The changes that can be written by a bulk INSERT: ``(origin, seq)`` of each.
+    def prefetch(self, ready: Sequence[RemoteChange]) -> list[bool]:
+        """Which of the changes can be written by a bulk INSERT (one flag per change).
 
         A change qualifies when the merge could not do anything but insert it as it is:
         an upsert of a row this node has never heard of (no row, no history in the log or
@@ -399,30 +428,29 @@ class _Merger:
             table = self.table(model)
             pk_col = next(iter(table.primary_key.columns))
             ordered = sorted(pks)
-            # one expanding parameter, not 2000 literal-coerced ones: the statement is cached
-            in_row = select(pk_col).where(pk_col.in_(bindparam("pks", expanding=True)))
+            member = _Members(self.s)
+            in_row = select(pk_col).where(member.of(pk_col))
             in_log = [
-                select(src).where(tcol == name, src.in_(bindparam("pks", expanding=True))).distinct()
+                select(src).where(tcol == name, member.of(src)).distinct()
                 for src, tcol in (
                     (Change.pk, Change.table_name),
                     (ColumnVersion.pk, ColumnVersion.table_name),
                 )
             ]
             for i in range(0, len(ordered), 2000):
-                part = {"pks": ordered[i : i + 2000]}
+                part = member.params(ordered[i : i + 2000])
                 known.update((name, str(r[0])) for r in self.s.execute(in_row, part))
                 if model.__replication__ == "lww":
                     for stmt in in_log:
                         known.update((name, str(r[0])) for r in self.s.execute(stmt, part))
-        fast: set[tuple[str, int]] = set()
-        for c in ready:
-            key = (c.table_name, c.pk)
-            if c.op != UPSERT or key in known or per_row[key] != 1:
-                continue
-            model = self.models.get(c.table_name)
-            if model is None:
-                continue
-            fast.add((c.origin_node, c.seq))
+        models = self.models
+        fast = [
+            c.op == UPSERT
+            and (key := (c.table_name, c.pk)) not in known
+            and per_row[key] == 1
+            and c.table_name in models
+            for c in ready
+        ]
         self._buffers: dict[str, list[tuple[RemoteChange, dict[str, Any]]]] = {}
         self._facts: dict[str, tuple[Table, frozenset[str], int, bool]] = {}
         return fast
@@ -436,16 +464,17 @@ class _Merger:
             self._facts[change.table_name] = facts
         table, names, width, lww = facts
         data = codec.loads(change.data or "{}")
-        if not names.issuperset(data):
-            self.decode(table, change, data)  # raises: an unknown column
-        if lww:
-            if len(data) != width:  # not a complete row: the slow path decides
+        if len(data) != width:
+            if not names.issuperset(data):
+                self.decode(table, change, data)  # raises: an unknown column
+            if lww:  # not a complete row: the slow path decides
                 self.flush()
                 self.apply(change)
                 return
-            self.rows[(change.table_name, change.pk)] = _RowState(
-                True, dict.fromkeys(data, change.version), data
-            )
+        # else: as many keys as columns; an unknown one means a column is missing, which
+        # the INSERT's column lookup reports (see flush)
+        if lww:  # its row state, should a later change of this batch ask (collisions)
+            self.fresh[(change.table_name, change.pk)] = (change.version, data)
         # kept as the change log encodes it: decoded and bound in one step when written
         buffered = self._buffers.get(change.table_name)
         if buffered is None:
@@ -464,7 +493,12 @@ class _Merger:
             rows = [row for i, (_, row) in enumerate(items) if i not in clash]
             if rows:
                 if all(len(r) == len(table.columns) for r in rows):  # every column given
-                    capture.insert_encoded_rows(self.s, table, rows)
+                    try:
+                        capture.insert_encoded_rows(self.s, table, rows)
+                    except KeyError:  # a row names a column this VaultSync does not have
+                        for change, row in items:
+                            self.decode(table, change, row)  # raises the clear error
+                        raise
                 else:  # let SQLAlchemy fill the defaults of what a peer left out
                     decoded = [self.decode(table, c, r) for i, (c, r) in enumerate(items) if i not in clash]
                     self.s.execute(table.insert(), decoded)
@@ -477,7 +511,7 @@ class _Merger:
                 self.ledger_seen.setdefault(table.name, set()).update(c.pk for c, _ in items)
             for i in sorted(clash):  # settled one by one by the full merge
                 change = items[i][0]
-                self.rows.pop((table.name, change.pk), None)
+                self.fresh.pop((table.name, change.pk), None)
                 self.ledger_seen.get(table.name, set()).discard(change.pk)
                 self.apply(change)
 
@@ -506,9 +540,10 @@ class _Merger:
             first = table.c[keys[0]]
             firsts = sorted({t[0] for t in values.values()}, key=str)
             stored: set[tuple[Any, ...]] = set()
-            stmt = select(*(table.c[c] for c in keys)).where(first.in_(bindparam("v", expanding=True)))
+            member = _Members(self.s)
+            stmt = select(*(table.c[c] for c in keys)).where(member.of(first))
             for j in range(0, len(firsts), 500):
-                stored.update(tuple(r) for r in self.s.execute(stmt, {"v": firsts[j : j + 500]}))
+                stored.update(tuple(r) for r in self.s.execute(stmt, member.params(firsts[j : j + 500])))
             out.update(i for i, tup in values.items() if tup in stored)
         return out
 
@@ -645,6 +680,10 @@ class _Merger:
 
 _CHANGES = cast(Table, Change.__table__)
 
+_hlc_of = operator.attrgetter("hlc")
+#: the merge order of changes: (hlc, origin node), as RemoteChange.version
+_version_of = operator.attrgetter("hlc", "origin_node")
+
 #: a change as a change-log row tuple, in :data:`capture.insert_replayed_changes` order
 _change_tuple = operator.attrgetter("origin_node", "seq", "hlc", "table_name", "pk", "op", "data")
 
@@ -671,14 +710,31 @@ def _decoders(table: Table) -> tuple[frozenset[str], list[tuple[str, Column[Any]
 
 def _fk_ordered(names: Iterable[str]) -> list[Table]:
     wanted = set(names)
-    return [t for t in Base.metadata.sorted_tables if t.name in wanted]
+    return [t for t in _sorted_tables() if t.name in wanted]
+
+
+_SORTED: list[Table] = []
+
+
+def _sorted_tables() -> list[Table]:
+    """``Base.metadata.sorted_tables``, kept: SQLAlchemy sorts the whole schema on every access."""
+    if not _SORTED:
+        _SORTED.extend(Base.metadata.sorted_tables)
+    return _SORTED
 
 
 # --------------------------------------------------------------------------- apply
 
 
-def _check_clocks(changes: Iterable[RemoteChange]) -> None:
+def _check_clocks(changes: Sequence[RemoteChange]) -> None:
+    if not changes:
+        return
     floor = hlc_mod.now_floor()
+    try:  # the check is monotonic in the HLC: if the newest passes, all do
+        hlc_mod.check_remote(max(map(_hlc_of, changes)), floor)
+        return
+    except hlc_mod.ClockDriftError:
+        pass
     for c in changes:
         try:
             hlc_mod.check_remote(c.hlc, floor)
@@ -750,7 +806,7 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
             log.info("deferred %d change(s) after a gap in their origin's sequence", len(deferred))
         # Per origin HLC order is seq order; across origins it puts causes before effects
         # (parents before the sales that reference them).
-        ready.sort(key=lambda c: c.version)
+        ready.sort(key=_version_of)
         if ready:
             # before anything this merge writes itself (collision renames, alerts): those must
             # be newer than every change they react to
@@ -759,8 +815,8 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
         current: RemoteChange | None = None
         try:
             fast = merger.prefetch(ready)
-            for current in ready:
-                if (current.origin_node, current.seq) in fast:
+            for current, quick in zip(ready, fast, strict=True):
+                if quick:
                     merger.buffer(current)
                 else:
                     merger.flush()
@@ -770,12 +826,7 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
             if ready:  # straight to the driver: no per-row SQLAlchemy parameter processing
                 capture.insert_replayed_changes(s, list(map(_change_tuple, ready)))
             capture.apply_derived(s, merger.moves, merger.credits)
-            for origin, seq in advanced.items():
-                entry = s.get(VectorClockEntry, origin)
-                if entry is None:
-                    s.add(VectorClockEntry(origin_node=origin, seq=seq))
-                else:
-                    entry.seq = seq
+            _advance_clock(s, advanced)
             s.flush()
         except IntegrityError as exc:
             where = (
@@ -793,12 +844,26 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
         if new_alerts:
             alerts_mod.record(s, me, new_alerts)
         clock.update(advanced)
-        clock[me] = _clock(s)[me]
+        clock[me] = _own_seq(s)[1]
     for a in oversell:
         log.warning("oversell after merge: SKU %s at %s on hand %d", a.sku_id, a.location_id, a.on_hand)
     for b in credit:
         log.warning("credit below zero after merge: customer %s balance %d", b.customer_id, b.balance_cents)
     return ApplyResult(len(ready), skipped, deferred, oversell, credit, clock, merger.collisions)
+
+
+_CLOCK = cast(Table, VectorClockEntry.__table__)
+
+
+def _advance_clock(session: Session, advanced: dict[str, int]) -> None:
+    """Move the vector clock forward (never back), one statement for every origin."""
+    capture.upsert(
+        session,
+        _CLOCK,
+        ["origin_node"],
+        [{"origin_node": o, "seq": q} for o, q in sorted(advanced.items())],
+        lambda excluded: {"seq": case((excluded.seq > _CLOCK.c.seq, excluded.seq), else_=_CLOCK.c.seq)},
+    )
 
 
 def _invariants(
@@ -810,23 +875,48 @@ def _invariants(
     """
     oversell: list[OversellAlert] = []
     credit: list[CreditAlert] = []
+    member = _Members(session)
     skus = sorted({m[0] for m in moves})
-    for i in range(0, len(skus), 500):
-        levels = session.execute(
-            select(StockLevel.sku_id, StockLevel.location_id, StockLevel.on_hand)
-            .where(StockLevel.sku_id.in_(skus[i : i + 500]), StockLevel.on_hand < 0)
-            .order_by(StockLevel.sku_id, StockLevel.location_id)
-        )
+    low = (
+        select(StockLevel.sku_id, StockLevel.location_id, StockLevel.on_hand)
+        .where(member.of(StockLevel.sku_id), StockLevel.on_hand < 0)
+        .order_by(StockLevel.sku_id, StockLevel.location_id)
+    )
+    for i in range(0, len(skus), 2000):
+        levels = session.execute(low, member.params(skus[i : i + 2000]))
         oversell.extend(OversellAlert(str(a), str(b), int(q)) for a, b, q in levels)
     customers = sorted({c[0] for c in credits})
-    for i in range(0, len(customers), 500):
-        balances = session.execute(
-            select(CustomerBalance.customer_id, CustomerBalance.balance_cents)
-            .where(CustomerBalance.customer_id.in_(customers[i : i + 500]), CustomerBalance.balance_cents < 0)
-            .order_by(CustomerBalance.customer_id)
-        )
+    negative = (
+        select(CustomerBalance.customer_id, CustomerBalance.balance_cents)
+        .where(member.of(CustomerBalance.customer_id), CustomerBalance.balance_cents < 0)
+        .order_by(CustomerBalance.customer_id)
+    )
+    for i in range(0, len(customers), 2000):
+        balances = session.execute(negative, member.params(customers[i : i + 2000]))
         credit.extend(CreditAlert(str(a), int(b)) for a, b in balances)
     return oversell, credit
+
+
+class _Members:
+    """``column IN (<a list>)`` with the whole list as ONE bound value.
+
+    An expanding IN renders a placeholder per value on every execution; for the merge's
+    lists of thousands of keys SQLAlchemy spent more time rendering them than the database
+    spent answering. SQLite gets the list as a JSON array read by ``json_each``,
+    PostgreSQL as an array compared with ``= ANY``; both statements are cached.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+
+    def of(self, column: Any) -> Any:
+        if self.sqlite:
+            listed = func.json_each(bindparam("members", type_=String)).table_valued("value")
+            return column.in_(select(listed.c.value))
+        return column == any_(bindparam("members", type_=ARRAY(column.type)))
+
+    def params(self, values: Sequence[Any]) -> dict[str, Any]:
+        return {"members": orjson.dumps(list(values)).decode() if self.sqlite else list(values)}
 
 
 def _alerts_of(oversell: Sequence[OversellAlert], credit: Sequence[CreditAlert]) -> list[alerts_mod.NewAlert]:
