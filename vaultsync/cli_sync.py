@@ -113,6 +113,17 @@ def start_sync(services: Any, args: argparse.Namespace) -> Any:
         return None
     settings = sync_settings(args)
     data_dir = services.config.data_dir
+    from vaultsync.sync import reidentify
+
+    unfinished = reidentify.pending(data_dir)
+    if unfinished is not None:
+        print(
+            f"sync: off — terminal {unfinished.old_node} was restored from an older backup and now is "
+            f"{unfinished.new_node}, which has no certificate yet: run `vaultsync sync reidentify "
+            "HOST:PORT CODE` with a pairing code from a manager",
+            flush=True,
+        )
+        return None
     if not pki.has_identity(data_dir):
         print(
             "sync: off — this terminal is not paired (run `vaultsync shop init` on the shop's first "
@@ -191,6 +202,17 @@ def add_commands(sub: Any, common: Any) -> None:
     common(p)
     p.add_argument("node_id")
     p.set_defaults(func=cmd_sync_revoke)
+    p = ysub.add_parser(
+        "reidentify",
+        help="give this terminal a new identity after it was restored from an older backup "
+        "(needs a pairing code from a manager)",
+    )
+    common(p)
+    p.add_argument("address", metavar="HOST:PORT", help="a peer's sync address (its pairing port is +1)")
+    p.add_argument("code", help="a one-time pairing code (`vaultsync pair` on the shop's first terminal)")
+    p.add_argument("--pairing-port", type=int, help="the pairing port, if not the sync port + 1")
+    p.add_argument("--name", help="this terminal's name (default: the name it had)")
+    p.set_defaults(func=cmd_sync_reidentify)
 
 
 def _services(args: argparse.Namespace) -> Any:
@@ -338,4 +360,28 @@ def cmd_sync_revoke(args: argparse.Namespace) -> int:
     services = _services(args)
     view = services.sync.revoke_cli(args.node_id)
     print(f"revoked terminal {view.name} ({view.node_id}); the revocation replicates to every peer")
+    return 0
+
+
+def cmd_sync_reidentify(args: argparse.Namespace) -> int:
+    """Run with `vaultsync serve` stopped on this terminal (it holds the database and the port)."""
+    from vaultsync.sync import reidentify
+    from vaultsync.sync.discovery import parse_static_peer
+
+    host, port = parse_static_peer(args.address)
+    services = _services(args)
+    result = reidentify.reidentify(
+        services.store,
+        services.config.data_dir,
+        (host, port),
+        args.code,
+        pairing_port=args.pairing_port,
+        name=args.name[:64] if args.name else None,
+    )
+    print(f"terminal {result.old_node} is now terminal {result.new_node}")
+    print(f"  kept its changes up to #{result.kept_seq}; {result.rehomed} made after the restore renumbered")
+    print(f"  the old id is revoked and a sync alert tells the managers ({result.reason})")
+    for r in _one_shot(services, [f"{host}:{port}"], "pull"):
+        detail = r.get("error") or f"{r.get('applied', 0)} changes recovered"
+        print(f"  {r['peer']}: {detail}")
     return 0

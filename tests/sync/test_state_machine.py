@@ -13,6 +13,13 @@ After a final full heal every node must hold identical replicated state, no sale
 may be lost (on-hand = initial - sales + receipts on every node), and every last-writer-wins
 field must hold the write with the greatest (hlc, node) — for customers including whether
 the row exists at all (an edit newer than a delete resurrects it).
+
+:class:`ReplicationOverNng` runs the same machine over the real transport
+(:class:`tests.sync.nng_links.NngMesh`): every request is a message on a mutual-TLS nng
+socket on loopback, the faults are applied to those messages, a partition blocks the TCP
+relay between two terminals (and a rule checks that a cut link really carries nothing),
+and the final heal also travels over the sockets. Each example starts and stops its own
+servers, clients and relays, and checks that none of them outlives it.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import os
 import random
 import shutil
 import tempfile
+import threading
 from typing import Any
 
 import hypothesis.strategies as st
@@ -32,17 +40,21 @@ from sqlalchemy import select
 
 from tests.services.pos_fixtures import Pos, build_pos
 from tests.sync.links import Faulty, LinkFactory, direct
+from tests.sync.nng_links import NngMesh, leaks
 from tests.sync.test_apply import on_hand, second_register, sell, snapshot
 from vaultsync.domain.errors import ConflictError
 from vaultsync.services.checkout import CheckoutService
 from vaultsync.store import Store, open_store
 from vaultsync.store.models import Change, Customer, Sku, StockMovement
-from vaultsync.sync.protocol import PeerUnavailable, local_changes_after, pull, push_payload
+from vaultsync.sync.apply import vector_clock
+from vaultsync.sync.protocol import Call, PeerUnavailable, local_changes_after, pull, push_payload
 
 Version = tuple[int, str]
 
 #: CI runs a few hundred steps; VAULTSYNC_SM_EXAMPLES raises it for a soak run.
 EXAMPLES = int(os.environ.get("VAULTSYNC_SM_EXAMPLES", "8"))
+#: the real-transport variant: fewer examples (each starts 3-4 TLS servers and up to 12 links)
+NNG_EXAMPLES = int(os.environ.get("VAULTSYNC_SM_NNG_EXAMPLES", "4"))
 
 
 def last_version(store: Store, table: str, pk: str) -> Version:
@@ -65,10 +77,11 @@ class Replication(RuleBasedStateMachine):
     def start(self, n: int, rng: random.Random) -> None:
         self.tmp = tempfile.mkdtemp(prefix="vs-sm-")
         self.nodes = [open_store(f"sqlite:///{self.tmp}/node{i}.db") for i in range(n)]
+        inner = self.make_links()
         a = self.nodes[0]
         self.pos: Pos = build_pos(a)
         for other in self.nodes[1:]:
-            pull(other, direct(other, a))
+            pull(other, inner(other, a))
         self.registers: list[tuple[CheckoutService, str]] = [(self.pos.checkout, self.pos.station_id)]
         for i, node in enumerate(self.nodes[1:], start=2):
             self.registers.append(second_register(self.pos, node, f"T{i}"))
@@ -79,17 +92,37 @@ class Replication(RuleBasedStateMachine):
         self.customers: list[str] = []
         self.customer_writes: dict[str, list[tuple[Version, str, str | None]]] = {}
         self.down: set[frozenset[int]] = set()
-        self.faulty = Faulty(rng)
+        self.faulty = Faulty(rng, inner=inner)
         self.link: LinkFactory = self.faulty
         self.pushed = [0] * n
         self.requests = itertools.count()
         self.rng = rng
 
     def teardown(self) -> None:
+        self.close_links()
         for node in self.nodes:
             node.close()
         if getattr(self, "tmp", None):
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------------ transport hooks
+
+    def make_links(self) -> LinkFactory:
+        """The link every message travels over (faults are injected on top of it)."""
+        return direct
+
+    def cut(self, i: int, j: int) -> None:
+        """A partition between i and j (in process: the rules just stop using the link)."""
+
+    def reconnect(self, i: int, j: int) -> None:
+        """The partition between i and j is over."""
+
+    def healed_link(self, x: Store, y: Store) -> Call:
+        """The fault-free link of the final heal."""
+        return direct(x, y)
+
+    def close_links(self) -> None:
+        """Stop whatever carries the links (before the databases close)."""
 
     # ------------------------------------------------------------------ helpers
 
@@ -174,10 +207,14 @@ class Replication(RuleBasedStateMachine):
         i, j = i % len(self.nodes), j % len(self.nodes)
         if i != j:
             self.down.add(frozenset((i, j)))
+            self.cut(i, j)
 
     @rule(i=st.integers(0, 4), j=st.integers(0, 4))
     def heal_link(self, i: int, j: int) -> None:
-        self.down.discard(frozenset((i % len(self.nodes), j % len(self.nodes))))
+        i, j = i % len(self.nodes), j % len(self.nodes)
+        if frozenset((i, j)) in self.down:
+            self.down.discard(frozenset((i, j)))
+            self.reconnect(i, j)
 
     @rule(i=st.integers(0, 4), j=st.integers(0, 4), batch=st.sampled_from([3, 50, 5000]))
     def anti_entropy(self, i: int, j: int, batch: int) -> None:
@@ -219,16 +256,17 @@ class Replication(RuleBasedStateMachine):
                 assert on_hand(node, sku) == sum(d for k, d in movements if k == sku)
 
     def teardown_checks(self) -> None:
+        for pair in list(self.down):
+            i, j = sorted(pair)
+            self.reconnect(i, j)
         self.down.clear()
-        index = {id(n): k for k, n in enumerate(self.nodes)}
         self.faulty.deliver_held(lambda x, y: True)
-        del index
         for _ in range(6):  # alerts and collision renames are new writes: heal until quiet
             moved = 0
             for x in self.nodes:
                 for y in self.nodes:
                     if x is not y:
-                        moved += pull(x, direct(x, y)).applied
+                        moved += pull(x, self.healed_link(x, y)).applied
             if not moved:
                 break
         else:
@@ -270,3 +308,69 @@ ReplicationChecked.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 test_replication_converges = ReplicationChecked.TestCase
+
+
+class ReplicationOverNng(ReplicationChecked):
+    """The same machine, every message on a real mutual-TLS nng socket on loopback."""
+
+    net: NngMesh | None = None
+
+    def make_links(self) -> LinkFactory:
+        self.threads_before = set(threading.enumerate())
+        self.net = NngMesh(self.nodes)
+        self.ports = self.net.ports()
+        return self.net.link
+
+    def cut(self, i: int, j: int) -> None:
+        assert self.net is not None
+        self.net.cut(i, j)
+
+    def reconnect(self, i: int, j: int) -> None:
+        assert self.net is not None
+        self.net.heal(i, j)
+
+    def healed_link(self, x: Store, y: Store) -> Call:
+        assert self.net is not None
+        return self.net.link(x, y)
+
+    @precondition(lambda self: bool(self.down))
+    @rule(pick=st.integers(0, 50), forward=st.booleans())
+    def cut_link_carries_nothing(self, pick: int, forward: bool) -> None:
+        """A push across a partition fails and reaches nothing: the cut is a real one."""
+        assert self.net is not None
+        i, j = sorted(sorted(self.down, key=sorted)[pick % len(self.down)])
+        if not forward:
+            i, j = j, i
+        caller, peer = self.nodes[i], self.nodes[j]
+        news = local_changes_after(caller, max(0, vector_clock(caller)[caller.node_id] - 3))
+        before = vector_clock(peer)
+        served = self.net.servers[j].stats.requests
+        try:
+            self.net.probe(caller, peer, "push", push_payload(news), timeout_ms=200)
+        except PeerUnavailable:
+            pass
+        else:
+            raise AssertionError(f"a push from {i} to {j} crossed a partition")
+        assert vector_clock(peer) == before
+        assert self.net.servers[j].stats.requests == served
+        self.faulty.stats["probed cut"] = self.faulty.stats.get("probed cut", 0) + 1
+
+    def close_links(self) -> None:
+        if self.net is None:
+            return
+        net, self.net = self.net, None
+        ports = self.ports + net.ports()
+        if os.environ.get("VAULTSYNC_SM_TRACE"):
+            print("nng:", [s.stats.by_kind for s in net.servers], self.faulty.stats, len(net.proxies))
+        net.close()
+        left = leaks(ports, self.threads_before)
+        assert not left, f"the example left these behind: {left}"
+
+
+ReplicationOverNng.TestCase.settings = settings(
+    max_examples=NNG_EXAMPLES,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+test_replication_converges_over_nng = ReplicationOverNng.TestCase

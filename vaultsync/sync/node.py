@@ -15,6 +15,11 @@ Threads, and why each exists:
   ``compact_interval`` seconds it also compacts the change log up to what every known
   peer has acknowledged (``protocol.compact``), so the log does not grow for ever.
 
+A terminal restored from an older backup is caught at the first hello in either direction
+(:func:`vaultsync.sync.reidentify.detect`): the node is then *quarantined* — it refuses every
+request, pulls nothing and pushes nothing under its old identity (the register keeps
+selling locally) until ``vaultsync sync reidentify`` gives it a new one.
+
 Nothing here touches the database except through the protocol's functions, the
 ``peer_links`` mirror and the revoked set (:mod:`vaultsync.sync.peers`).
 """
@@ -37,7 +42,7 @@ from vaultsync.domain.errors import VaultSyncError
 from vaultsync.store import notify
 from vaultsync.store.database import Store
 from vaultsync.store.types import utcnow
-from vaultsync.sync import transport
+from vaultsync.sync import reidentify, transport
 from vaultsync.sync.peers import PeerState, Trust, acknowledged_clocks, save_link
 from vaultsync.sync.pki import Identity
 
@@ -144,6 +149,11 @@ class SyncNode:
         self._unsubscribe: Any = None
         self.started = False
         self.discovery_status = "off"
+        #: set when a peer shows this database is older than its identity (see module docstring)
+        self.identity_conflict: reidentify.IdentityConflict | None = None
+        #: peers whose hello this process checked: only they are served changes (a peer whose
+        #: link survived our restart would otherwise pull before our identity was checked)
+        self._greeted: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -240,8 +250,12 @@ class SyncNode:
     # -- server side -----------------------------------------------------------------------
 
     def _handle(self, kind: str, payload: dict[str, Any], peer: str) -> dict[str, Any]:
+        if self.identity_conflict is not None:
+            raise reidentify.RestoredTerminal(self.identity_conflict)
         if kind == ANNOUNCE:
             return self._on_announce(payload, peer)
+        if kind != "hello" and peer not in self._greeted:
+            raise self._proto.ProtocolError("say hello first (this terminal restarted since your last hello)")
         # a pushed revocation takes effect within a second: Trust re-reads the revoked set at
         # most once a second and the maintainer drops revoked peers' links on its next step
         try:
@@ -251,7 +265,22 @@ class SyncNode:
             # gets a clear refusal and its next anti-entropy round delivers the same changes
             log.warning("sync: %s from %s not applied, database busy: %s", kind, peer, exc.orig)
             raise self._proto.PeerUnavailable("the peer's database is busy; will retry") from exc
+        if kind == "hello" and payload:
+            self._check_identity(payload)
+            self._greeted.add(peer)
         return reply
+
+    def _check_identity(self, hello: dict[str, Any]) -> None:
+        """Quarantine this node (and raise) if a peer's hello shows it was restored from a backup."""
+        conflict = reidentify.detect(self.store, hello)
+        if conflict is None:
+            return
+        if self.identity_conflict is None:
+            self.identity_conflict = conflict
+            log.error("sync: %s", conflict.reason)
+            for st in self.links():
+                st.ready = False
+        raise reidentify.RestoredTerminal(self.identity_conflict)
 
     def _on_announce(self, payload: dict[str, Any], peer: str) -> dict[str, Any]:
         """A peer that dialled us says where it listens, so we can dial back and push to it."""
@@ -332,8 +361,11 @@ class SyncNode:
 
     def _hello(self, link: _Link) -> None:
         mine = self._proto.handle(self.store, "hello", {})
+        # the newest change of the peer's origin we hold: lets a restored peer notice (reidentify)
+        mine["tip"] = reidentify.tip_for(self.store, link.client.peer_node)
         reply = link.client.call("hello", mine)
         self._proto.check_hello(mine, reply)
+        self._check_identity(reply)
         node = str(reply.get("node_id", ""))
         if link.client.peer_node and node != link.client.peer_node:
             raise self._proto.ProtocolError("peer's hello names another node than its certificate")
@@ -354,6 +386,8 @@ class SyncNode:
         if not link.lock.acquire(blocking=False):
             return RoundResult(st.address, st.node_id, error="round already running")
         try:
+            if self.identity_conflict is not None:  # quarantined: see the module docstring
+                raise reidentify.RestoredTerminal(self.identity_conflict)
             st.connected = link.client.connected
             if not st.connected:
                 st.ready = False
@@ -493,6 +527,8 @@ class SyncNode:
                 log.exception("live push failed")
 
     def _push_all(self) -> None:
+        if self.identity_conflict is not None:
+            return  # nothing more goes out under an identity this database no longer owns
         links = self._ready_links()
         if not links:
             return
@@ -546,6 +582,7 @@ class SyncNode:
             "rejected_messages": server.stats.rejected if server else 0,
             "refused_connections": server.stats.refused_peers if server else 0,
             "last_rejection": server.stats.last_rejection if server else "",
+            "identity_conflict": self.identity_conflict.reason if self.identity_conflict else None,
         }
 
 
@@ -587,8 +624,12 @@ def one_shot(
         try:
             client.wait_connected(5.0)
             mine = proto.handle(store, "hello", {})
+            mine["tip"] = reidentify.tip_for(store, client.peer_node)
             reply = client.call("hello", mine)
             proto.check_hello(mine, reply)
+            conflict = reidentify.detect(store, reply)
+            if conflict is not None:
+                raise reidentify.RestoredTerminal(conflict)
             row["node_id"] = str(reply.get("node_id", ""))
             if action == "bootstrap" and hasattr(proto, "bootstrap"):
                 result = proto.bootstrap(store, client.call)

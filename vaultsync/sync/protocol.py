@@ -35,6 +35,7 @@ from vaultsync.store.models import Change
 from vaultsync.sync import compaction as _compaction
 from vaultsync.sync import hlc as hlc_mod
 from vaultsync.sync import reconcile as _recon
+from vaultsync.sync import reidentify as _reid
 from vaultsync.sync import snapshot as _snapshot
 from vaultsync.sync.apply import ApplyError, ApplyResult, RemoteChange, apply_batch
 from vaultsync.sync.apply import vector_clock as _vector_clock
@@ -280,8 +281,8 @@ def pull(store: Store, call: Call, *, batch: int = 5000) -> PullResult:
         if any(c.origin_node == store.node_id for c in result.deferred):
             raise ReplicationError(
                 "the peer holds changes this terminal wrote that its own database no longer has: "
-                "it was restored from a backup (or copied). Run a full reconciliation with a peer "
-                "(it recovers them and moves this terminal's numbering past them) before syncing"
+                "it was restored from a backup (or copied). Give it a new identity with a pairing code "
+                "from a manager (`vaultsync sync reidentify HOST:PORT CODE`) before syncing"
             )
         batches += 1
         applied += result.applied
@@ -306,6 +307,10 @@ def _handle_hello(store: Store, payload: Payload, peer_node: str | None) -> Payl
         check_hello(mine, payload)
         if peer_node is not None and payload.get("node_id") != peer_node:
             raise ProtocolError("hello node id does not match the peer's certificate")
+    if peer_node:
+        # the newest change of the caller's own origin we hold: lets a terminal restored from a
+        # backup notice that it already wrote over numbers we have (see vaultsync.sync.reidentify)
+        mine["tip"] = _reid.tip_for(store, peer_node)
     return mine
 
 
@@ -318,7 +323,7 @@ def _handle_changes(store: Store, payload: Payload, peer_node: str | None) -> Pa
     if peer_node is not None and clock.get(peer_node, 0) < _vector_clock(store).get(peer_node, 0):
         raise ProtocolError(
             f"node {peer_node} has forgotten changes it wrote itself (its database was restored from a "
-            "backup or copied); it must run a full reconciliation before it syncs again"
+            "backup or copied); it must be re-identified (`vaultsync sync reidentify`) before it syncs again"
         )
     behind = _compaction.behind_floor(_compaction.floors(store), clock)
     if behind:
@@ -350,6 +355,7 @@ HANDLERS: dict[str, Handler] = {
     "push": _handle_push,
     **_recon.HANDLERS,
     **_snapshot.HANDLERS,
+    **_reid.HANDLERS,
 }
 
 
