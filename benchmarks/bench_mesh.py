@@ -85,6 +85,8 @@ class Params:
     #: seconds allowed from the last sale to convergence before the run is declared stuck
     timeout: float = 120.0
     setup_timeout: float = 300.0
+    #: seconds the converged mesh is watched with no sales (its idle CPU), 0 to skip
+    idle_s: float = 5.0
     keep: bool = False
     log_level: str = "WARNING"
 
@@ -128,12 +130,18 @@ def prepare(root: Path, p: Params) -> tuple[list[Spec], str, str, str]:
                 pairing.adopt_shop(store, first.shop_id)
                 key = pki.new_node_key()
                 cert = pki.issue_node_cert(
-                    ca.ca_key(), ca.ca_cert(), node_id=store.node_id, shop_id=ca.shop_id,
+                    ca.ca_key(),
+                    ca.ca_cert(),
+                    node_id=store.node_id,
+                    shop_id=ca.shop_id,
                     public_key_pem=pki.public_pem(key),
                 )
                 pki.save_identity(
-                    d, ca_cert=ca.ca_cert_pem.encode(), node_cert=pki.cert_pem(cert),
-                    node_key=pki.key_pem(key), ca_key=None,
+                    d,
+                    ca_cert=ca.ca_cert_pem.encode(),
+                    node_cert=pki.cert_pem(cert),
+                    node_key=pki.key_pem(key),
+                    ca_key=None,
                 )
                 pairing.record_node(first, store.node_id, f"register {i}", pki.cert_pem(cert))
                 specs.append(Spec(i, d, free_port(), 0, store.node_id))
@@ -151,7 +159,9 @@ def prepare(root: Path, p: Params) -> tuple[list[Spec], str, str, str]:
     for spec in specs:
         ring = (spec.index + 1) % p.nodes
         others = [j for j in range(p.nodes) if j not in (spec.index, ring)]
-        spec.peers = ([ring] if p.nodes > 1 else []) + rng.sample(others, min(max(0, p.degree - 1), len(others)))
+        spec.peers = ([ring] if p.nodes > 1 else []) + rng.sample(
+            others, min(max(0, p.degree - 1), len(others))
+        )
     return specs, cashier, sku, shop_id
 
 
@@ -165,17 +175,36 @@ class Proc:
         self.spec = spec
         self.log_path = spec.dir / "worker.log"
         cmd = [
-            sys.executable, "-m", "benchmarks.bench_mesh_worker",
-            "--dir", str(spec.dir), "--index", str(spec.index), "--port", str(spec.port),
-            "--pairing-port", str(spec.pairing_port), "--interval", str(p.interval),
-            "--workers", str(p.workers), "--log-level", p.log_level,
+            sys.executable,
+            "-m",
+            "benchmarks.bench_mesh_worker",
+            "--dir",
+            str(spec.dir),
+            "--index",
+            str(spec.index),
+            "--port",
+            str(spec.port),
+            "--pairing-port",
+            str(spec.pairing_port),
+            "--interval",
+            str(p.interval),
+            "--workers",
+            str(p.workers),
+            "--log-level",
+            p.log_level,
         ]
         for j in spec.peers:
             cmd += ["--peer", f"127.0.0.1:{specs[j].port}"]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in close()
         self.popen = subprocess.Popen(
-            cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            text=True, bufsize=1, start_new_session=True,  # own process group: killed as a group
+            cmd,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # own process group: killed as a group
         )
         self.status: dict[str, Any] = {}
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -340,9 +369,9 @@ def wait_converged(mesh: Mesh, timeout: float, what: str, *, settle: float | Non
                 seen = time.time()
                 time.sleep(settle if settle is not None else 0.6)
                 again = mesh.statuses()
-                if all(st.get("t", 0) > seen for st in again) and target_clock(again) == target:
-                    if not lagging(again, target):
-                        return time.time()
+                fresh_again = all(st.get("t", 0) > seen for st in again)
+                if fresh_again and target_clock(again) == target and not lagging(again, target):
+                    return time.time()
         if time.monotonic() > deadline:
             raise MeshTimeout(f"{what}: not converged after {timeout:.0f} s\n" + lag_report(mesh))
         time.sleep(0.2)
@@ -357,6 +386,20 @@ def _fresh_statuses(mesh: Mesh, after: float, timeout: float) -> None:
         time.sleep(0.05)
 
 
+def measure_idle(mesh: Mesh, seconds: float) -> float:
+    """Cores the converged mesh uses with no sales: the cost of anti-entropy rounds alone."""
+    if seconds <= 0:
+        return 0.0
+    _fresh_statuses(mesh, time.time(), 10.0)
+    a = mesh.statuses()
+    time.sleep(seconds)
+    _fresh_statuses(mesh, time.time(), 10.0)
+    b = mesh.statuses()
+    cpu = sum(y.get("cpu_s", 0) - x.get("cpu_s", 0) for x, y in zip(a, b, strict=True))
+    wall = sum(y.get("t", 0) - x.get("t", 0) for x, y in zip(a, b, strict=True)) / max(1, len(a))
+    return cpu / wall if wall > 0 else 0.0
+
+
 def lag_report(mesh: Mesh) -> str:
     statuses = mesh.statuses()
     target = target_clock(statuses)
@@ -366,7 +409,8 @@ def lag_report(mesh: Mesh) -> str:
     for i, missing in lags[:15]:
         st = statuses[i]
         lines.append(
-            f"  node {i:3d}: lacks {missing:,} changes; links ready {st.get('links_ready')}/{st.get('links')}; "
+            f"  node {i:3d}: lacks {missing:,} changes; "
+            f"links ready {st.get('links_ready')}/{st.get('links')}; "
             f"push applied {st.get('push_applied', 0):,} (dup {st.get('push_skipped', 0):,}, "
             f"deferred {st.get('push_deferred', 0):,}); pull applied {st.get('pull_applied', 0):,} in "
             f"{st.get('pull_batches', 0):,} batches ({st.get('pull_s', 0):.1f} s); busy {st.get('busy', 0)}; "
@@ -378,40 +422,47 @@ def lag_report(mesh: Mesh) -> str:
 # --------------------------------------------------------------------------- anchor
 
 
-def merge_anchor(specs: list[Spec], shop_id: str, root: Path) -> tuple[int, float]:
+def merge_anchor(specs: list[Spec], shop_id: str, root: Path, chunk: int) -> tuple[int, float]:
     """Changes/s of the merge engine in one process: one replica's whole log into a fresh database.
 
-    The mesh has to do this N times over (every node applies everything once), so
+    Applied in ``chunk``-sized transactions in HLC order: 1,000 is an anti-entropy batch
+    (PULL_BATCH), ~5 is what one live push of one commit of a sale carries. The mesh has
+    to do this N times over (every node applies everything once), so
     ``N * changes / rate / cores`` is the least CPU time the mesh can converge in.
     """
     src = open_store(f"sqlite:///{specs[-1].dir / 'vaultsync.db'}")
-    fresh_dir = root / "anchor"
+    fresh_dir = root / f"anchor-{chunk}"
     fresh_dir.mkdir()
     dst = open_store(f"sqlite:///{fresh_dir / 'vaultsync.db'}")
     try:
         pairing.adopt_shop(dst, shop_id)
-        batches: list[list[Any]] = []
+        changes: list[Any] = []
         clock: dict[str, int] = {}
         while True:  # fetch first (not timed): the anchor is the apply, as the mesh's is
             batch, more = changes_for(src, clock, 1000)
             if not batch:
                 break
-            batches.append(batch)
+            changes.extend(batch)
             for c in batch:
                 clock[c.origin_node] = max(clock.get(c.origin_node, 0), c.seq)
             if not more:
                 break
-        total = sum(len(b) for b in batches)
+        changes.sort(key=lambda c: (c.hlc, c.origin_node, c.seq))
+        batches = [
+            sorted(changes[i : i + chunk], key=lambda c: (c.origin_node, c.seq))
+            for i in range(0, len(changes), chunk)
+        ]
         t0 = time.perf_counter()
         for batch in batches:
             apply_batch(dst, batch)
         elapsed = time.perf_counter() - t0
-        if _clean(vector_clock(dst)) != {o: s for o, s in _clean(vector_clock(src)).items() if o != dst.node_id}:
+        want = {o: s for o, s in _clean(vector_clock(src)).items() if o != dst.node_id}
+        if _clean(vector_clock(dst)) != want:
             raise RuntimeError("the anchor replica did not reach the source's clock")
     finally:
         src.close()
         dst.close()
-    return total, elapsed
+    return len(changes), elapsed
 
 
 # --------------------------------------------------------------------------- the run
@@ -433,6 +484,7 @@ def run_mesh(p: Params) -> dict[str, Any]:
             mesh.broadcast("opened", p.setup_timeout, cmd="open", cashier=cashier)
             wait_converged(mesh, p.setup_timeout, "registers opened")
             setup = time.monotonic() - t0
+            idle_cpu = measure_idle(mesh, p.idle_s)
             before = {i: dict(st) for i, st in enumerate(mesh.statuses())}
             base_total = sum(target_clock(mesh.statuses()).values())
             start_at = time.time() + 1.0
@@ -450,11 +502,14 @@ def run_mesh(p: Params) -> dict[str, Any]:
             backlog = lag_report(mesh)
             at_last_sale = mesh.statuses()
             lacking_at_last = sum(m for _, m in lagging(at_last_sale, target_clock(at_last_sale)))
-            converged_seen = wait_converged(mesh, p.timeout + (last_sale - time.time()), "after the last sale")
+            converged_seen = wait_converged(
+                mesh, p.timeout + (last_sale - time.time()), "after the last sale"
+            )
             after = mesh.statuses()
             converged_at = max([last_sale, *(st.get("last_apply_at", 0) for st in after)])
             converged_at = min(converged_at, converged_seen)
             digests = mesh.broadcast("digest", 120, cmd="digest")
+            pids = [proc.popen.pid for proc in mesh.procs]
         ok = True
     finally:
         if not ok and not p.keep:
@@ -462,7 +517,8 @@ def run_mesh(p: Params) -> dict[str, Any]:
     total_changes = sum(target_clock(after).values()) - base_total
     distinct = {d["digest"] for d in digests}
     rows = {json.dumps(d["rows"], sort_keys=True) for d in digests}
-    anchor_changes, anchor_s = merge_anchor(specs, shop_id, root)
+    anchor_changes, anchor_s = merge_anchor(specs, shop_id, root, 1000)
+    _, anchor_small_s = merge_anchor(specs, shop_id, root, 5)
     if not p.keep:
         import shutil
 
@@ -474,6 +530,8 @@ def run_mesh(p: Params) -> dict[str, Any]:
     delivered = total_changes * (p.nodes - 1)
     return {
         "params": p,
+        "pids": pids,
+        "digests": [d["digest"] for d in digests],
         "prepared_s": prepared,
         "setup_s": setup,
         "total_changes": total_changes,
@@ -500,6 +558,9 @@ def run_mesh(p: Params) -> dict[str, Any]:
         "links": [a.get("links", 0) for a in after],
         "anchor_changes": anchor_changes,
         "anchor_rate": anchor_changes / anchor_s if anchor_s else 0.0,
+        "anchor_small_rate": anchor_changes / anchor_small_s if anchor_small_s else 0.0,
+        "idle_cores": idle_cpu,
+        "register_locked": sum(s.get("register_locked", 0) for s in sold),
     }
 
 
@@ -525,19 +586,38 @@ def table(r: dict[str, Any]) -> Table:
             ["changes still missing somewhere at the last sale", r["lacking_at_last_sale"]],
             ["changes applied mesh-wide per second (ours)", round(rate)],
             ["offered load: changes/s the mesh must apply to keep up", round(offered)],
-            [f"anchor: merge in one process, {r['anchor_changes']:,} changes (changes/s)", round(r["anchor_rate"])],
+            [
+                f"anchor: merge in one process, {r['anchor_changes']:,} changes in batches of 1,000 / of 5 "
+                "(changes/s)",
+                f"{r['anchor_rate']:,.0f} / {r['anchor_small_rate']:,.0f}",
+            ],
             [f"anchor: least CPU time for all applies on {cores} cores (s)", round(floor_s, 1)],
             ["bytes on the wire per change delivered", round(r["wire"] / max(1, r["delivered"]), 1)],
-            ["arrived by live push / by anti-entropy pull / duplicates", (
-                f"{int(r['push_applied']):,} / {int(r['pull_applied']):,} / {int(r['dups']):,}"
-            )],
+            [
+                "arrived by live push / by anti-entropy pull / duplicates",
+                (f"{int(r['push_applied']):,} / {int(r['pull_applied']):,} / {int(r['dups']):,}"),
+            ],
             ["time in apply, all nodes (s) / serving pulls (s)", f"{r['apply_s']:.0f} / {r['serve_s']:.0f}"],
-            ["busy-database refusals", int(r["busy"])],
-            ["CPU s per node: mean / max (all nodes: total)", f"{sum(cpu) / len(cpu):.1f} / {max(cpu):.1f} ({sum(cpu):.0f})"],
-            ["peak RSS per node MB: mean / max", f"{sum(r['rss_mb']) / len(r['rss_mb']):.0f} / {max(r['rss_mb']):.0f}"],
-            ["a sale at the register, ms: mean / max (worst lateness)", (
-                f"{r['sale_ms_avg']:.0f} / {r['sale_ms_max']:.0f} ({r['late_ms_max']:.0f})"
-            )],
+            [
+                "busy-database refusals to peers / register waits past the busy timeout",
+                (f"{int(r['busy'])} / {int(r['register_locked'])}"),
+            ],
+            [
+                "cores used by the converged mesh with no sales (anti-entropy alone)",
+                round(r["idle_cores"], 2),
+            ],
+            [
+                "CPU s per node: mean / max (all nodes: total)",
+                f"{sum(cpu) / len(cpu):.1f} / {max(cpu):.1f} ({sum(cpu):.0f})",
+            ],
+            [
+                "peak RSS per node MB: mean / max",
+                f"{sum(r['rss_mb']) / len(r['rss_mb']):.0f} / {max(r['rss_mb']):.0f}",
+            ],
+            [
+                "a sale at the register, ms: mean / max (worst lateness)",
+                (f"{r['sale_ms_avg']:.0f} / {r['sale_ms_max']:.0f} ({r['late_ms_max']:.0f})"),
+            ],
             ["set-up: certificates + base data + registers everywhere (s)", round(r["setup_s"], 1)],
         ],
         notes=[
@@ -573,20 +653,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="give up this long after the last sale (s)")
     ap.add_argument("--setup-timeout", type=float, default=300.0)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--idle-s", type=float, default=5.0, help="watch the idle converged mesh this long (s)")
     ap.add_argument("--keep", action="store_true", help="keep the databases and worker logs")
     ap.add_argument("--log-level", default="WARNING", help="workers' log level (their logs: n*/worker.log)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     p = Params(
-        nodes=args.nodes, sales=args.sales, pace_ms=args.pace_ms, degree=args.degree, interval=args.interval,
-        workers=args.workers, timeout=args.timeout, setup_timeout=args.setup_timeout, seed=args.seed,
-        keep=args.keep, log_level=args.log_level,
+        nodes=args.nodes,
+        sales=args.sales,
+        pace_ms=args.pace_ms,
+        degree=args.degree,
+        interval=args.interval,
+        workers=args.workers,
+        timeout=args.timeout,
+        setup_timeout=args.setup_timeout,
+        seed=args.seed,
+        idle_s=args.idle_s,
+        keep=args.keep,
+        log_level=args.log_level,
     )
     try:
         result = run_mesh(p)
     except MeshTimeout as exc:
         print(f"MESH DID NOT CONVERGE: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        print(f"MESH RUN FAILED: {exc}", file=sys.stderr)
+        return 1
     print(table(result).markdown())
     print()
     print("backlog at the last sale:\n" + result["backlog_report"])
