@@ -101,6 +101,11 @@ class Spec:
     peers: list[int] = field(default_factory=list)
 
 
+def progress(text: str) -> None:
+    """One line on stderr per phase, so a long run shows where it is."""
+    print(f"[bench_mesh {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
 class MeshTimeout(RuntimeError):
     """The mesh did not converge in time; the message says which nodes lag and why."""
 
@@ -475,16 +480,20 @@ def run_mesh(p: Params) -> dict[str, Any]:
     ok = False
     try:
         t0 = time.monotonic()
+        progress(f"preparing {p.nodes} databases and certificates in {root}")
         specs, cashier, sku, shop_id = prepare(root, p)
+        progress(f"starting {p.nodes} worker processes")
         prepared = time.monotonic() - t0
         with Mesh(specs, p) as mesh:
             for proc in mesh.procs:
                 proc.expect("ready", p.setup_timeout)
             wait_converged(mesh, p.setup_timeout, "base data")
+            progress(f"base data everywhere after {time.monotonic() - t0:.1f} s; opening registers")
             mesh.broadcast("opened", p.setup_timeout, cmd="open", cashier=cashier)
             wait_converged(mesh, p.setup_timeout, "registers opened")
             setup = time.monotonic() - t0
             idle_cpu = measure_idle(mesh, p.idle_s)
+            progress(f"set up in {setup:.1f} s; idle mesh uses {idle_cpu:.2f} cores; selling")
             before = {i: dict(st) for i, st in enumerate(mesh.statuses())}
             base_total = sum(target_clock(mesh.statuses()).values())
             start_at = time.time() + 1.0
@@ -499,6 +508,7 @@ def run_mesh(p: Params) -> dict[str, Any]:
             last_sale = max(s["last_sale_at"] for s in sold)
             first_sale = min(s["first_sale_at"] for s in sold)
             _fresh_statuses(mesh, last_sale, 10.0)
+            progress("last sale rung up; waiting for convergence")
             backlog = lag_report(mesh)
             at_last_sale = mesh.statuses()
             lacking_at_last = sum(m for _, m in lagging(at_last_sale, target_clock(at_last_sale)))
@@ -637,8 +647,11 @@ def table(r: dict[str, Any]) -> Table:
 
 
 def run(quick: bool) -> list[Table]:
-    """Suite entry (``python -m benchmarks --only sync``): 10 x 50 quick, 20 x 200 otherwise."""
-    p = Params(nodes=10, sales=50, pace_ms=200) if quick else Params(nodes=20, sales=200, pace_ms=250)
+    """Suite entry (``python -m benchmarks --only sync``).
+
+    Quick: 10 x 50, one sale every 0.5 s per register; full: 20 x 100, one every 2 s.
+    """
+    p = Params(nodes=10, sales=50, pace_ms=500) if quick else Params(nodes=20, sales=100, pace_ms=2000)
     return [table(run_mesh(p))]
 
 
