@@ -9,10 +9,10 @@ seconds relays changes to the terminals a node is not linked to. Every register 
 ``--sales`` sales through the real checkout service, one every ``--pace-ms`` ms (the
 registers' schedules are staggered across one pace period).
 
-**Why the sales are paced.** A sale is ~7 change rows (cart, line, transaction, tender,
-stock movement, audit...). With N terminals every change is applied on N-1 others, so
-the mesh applies ``N * (N-1) * sales * rows`` changes: 50 x 49 x 1,000 x 7 ≈ 17 M
-applications, on 2 shared cores. The mesh keeps up only if the offered load
+**Why the sales are paced.** A sale is 5 change rows (transaction, line, tender, stock
+movement, and the SKU row's LWW update). With N terminals every change is applied on N-1
+others, so the mesh applies ``N * (N-1) * sales * rows`` changes: 50 x 49 x 1,000 x 5 ≈
+12 M applications, on 2 shared cores. The mesh keeps up only if the offered load
 ``N * (N-1) * rows / pace`` stays under what the cores apply (printed in the table, with
 the single-process merge rate measured in the same run as the anchor). Sold faster than
 that, the backlog at the last sale, not the protocol, decides the convergence time.
@@ -410,7 +410,7 @@ def lag_report(mesh: Mesh) -> str:
     target = target_clock(statuses)
     lines = [f"target: {sum(target.values()):,} changes from {len(target)} origins"]
     lags = lagging(statuses, target)
-    lines.append(f"{len(lags)} of {len(statuses)} nodes lag:")
+    lines.append(f"{len(lags)} of {len(statuses)} nodes lag (counters since the worker started):")
     for i, missing in lags[:15]:
         st = statuses[i]
         lines.append(
