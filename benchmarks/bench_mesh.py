@@ -81,6 +81,8 @@ class Params:
     degree: int = 3
     interval: float = 1.0
     workers: int = 2
+    #: seconds between a worker's status lines (each costs it a vector-clock read)
+    status_s: float = 0.5
     seed: int = 7
     #: seconds allowed from the last sale to convergence before the run is declared stuck
     timeout: float = 120.0
@@ -197,6 +199,8 @@ class Proc:
             str(p.workers),
             "--log-level",
             p.log_level,
+            "--status-s",
+            str(p.status_s),
         ]
         for j in spec.peers:
             cmd += ["--peer", f"127.0.0.1:{specs[j].port}"]
@@ -372,7 +376,7 @@ def wait_converged(mesh: Mesh, timeout: float, what: str, *, settle: float | Non
             if not lagging(statuses, target):
                 # a second look, with status lines sent after this target was seen
                 seen = time.time()
-                time.sleep(settle if settle is not None else 0.6)
+                time.sleep(settle if settle is not None else mesh.p.status_s + 0.2)
                 again = mesh.statuses()
                 fresh_again = all(st.get("t", 0) > seen for st in again)
                 if fresh_again and target_clock(again) == target and not lagging(again, target):
@@ -666,6 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="give up this long after the last sale (s)")
     ap.add_argument("--setup-timeout", type=float, default=300.0)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--status-s", type=float, default=0.5, help="workers' status period (s)")
     ap.add_argument("--idle-s", type=float, default=5.0, help="watch the idle converged mesh this long (s)")
     ap.add_argument("--keep", action="store_true", help="keep the databases and worker logs")
     ap.add_argument("--log-level", default="WARNING", help="workers' log level (their logs: n*/worker.log)")
@@ -681,6 +686,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout=args.timeout,
         setup_timeout=args.setup_timeout,
         seed=args.seed,
+        status_s=args.status_s,
         idle_s=args.idle_s,
         keep=args.keep,
         log_level=args.log_level,
