@@ -578,6 +578,7 @@ def run_mesh(p: Params) -> dict[str, Any]:
         "links": [a.get("links", 0) for a in after],
         "anchor_changes": anchor_changes,
         "anchor_rate": anchor_changes / anchor_s if anchor_s else 0.0,
+        "anchor_small": anchor_small,
         "anchor_small_rate": anchor_small / anchor_small_s if anchor_small_s else 0.0,
         "idle_cores": idle_cpu,
         "register_locked": sum(s.get("register_locked", 0) for s in sold),
@@ -608,7 +609,7 @@ def table(r: dict[str, Any]) -> Table:
             ["offered load: changes/s the mesh must apply to keep up", round(offered)],
             [
                 f"anchor: merge in one process, the first {r['anchor_changes']:,} changes of the log in "
-                "batches of 1,000 / the first 3,000 in batches of 5 (changes/s)",
+                f"batches of 1,000 / the first {r['anchor_small']:,} in batches of 5 (changes/s)",
                 f"{r['anchor_rate']:,.0f} / {r['anchor_small_rate']:,.0f}",
             ],
             [f"anchor: least CPU time for all applies on {cores} cores (s)", round(floor_s, 1)],
