@@ -446,8 +446,11 @@ class SyncNode:
                 link.client.wait_connected(1.0)
         return [self._round(link) for link in links]
 
-    def _enforce_revocations(self) -> None:
-        revoked = self.trust.refresh()
+    def _enforce_revocations(self, *, reread: bool = False) -> None:
+        # the maintainer runs this four times a second: the revoked set is re-read from the
+        # database at most once a second (Trust.revoked), not on every step; a revocation
+        # recorded here re-reads at once (revoked_changed)
+        revoked = self.trust.refresh() if reread else self.trust.revoked()
         if not revoked:
             return
         if self.server is not None:
@@ -467,7 +470,7 @@ class SyncNode:
 
     def revoked_changed(self) -> None:
         """Call after a revocation was recorded locally: refuse and drop that node at once."""
-        self._enforce_revocations()
+        self._enforce_revocations(reread=True)
 
     def compact_now(self) -> Any:
         """Compact the change log up to what every known peer acknowledged; the result, or None.
