@@ -28,7 +28,7 @@ import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Boolean, Column, Table, bindparam, event, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -857,6 +857,11 @@ def _driver_errors(runner: _Statement) -> tuple[type[Exception], ...]:
     return (dbapi.IntegrityError,) if dbapi is not None else ()
 
 
+#: per (table, dialect, paramstyle): how a change-log row becomes the driver's parameters
+_Replay: TypeAlias = tuple[Callable[[Any], Any], list[tuple[int, Callable[[Any], Any]]]]
+_ROW_PLANS: dict[tuple[str, str, str], _Replay] = {}
+
+
 def insert_encoded_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT rows given as the change log encodes them (every column present), one executemany.
 
@@ -877,13 +882,18 @@ def insert_encoded_rows(session: Session, table: Table, rows: Sequence[dict[str,
         cache_key=("insert-all", str(table.name)),
     )
     dialect = runner.conn.dialect
-    order = [names[runner.slots.index(i)] for i in range(len(names))]  # driver order
-    converters = []
-    for i, name in enumerate(order):
-        converter = _converter_for(table.c[name], dialect)
-        if converter is not None:
-            converters.append((i, converter))
-    get = operator.itemgetter(*order)
+    plan_key = (str(table.name), dialect.name, dialect.paramstyle)
+    plan = _ROW_PLANS.get(plan_key)
+    if plan is None:  # per table and dialect once: a live push inserts a handful of rows
+        order = [names[runner.slots.index(i)] for i in range(len(names))]  # driver order
+        converters = []
+        for i, name in enumerate(order):
+            converter = _converter_for(table.c[name], dialect)
+            if converter is not None:
+                converters.append((i, converter))
+        getter: Callable[[Any], Any] = operator.itemgetter(*order)
+        plan = _ROW_PLANS[plan_key] = (getter, converters)
+    get, converters = plan
     if converters:
         params: list[Any] = []
         for row in rows:

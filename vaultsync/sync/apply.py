@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -429,9 +429,9 @@ class _Merger:
             pk_col = next(iter(table.primary_key.columns))
             ordered = sorted(pks)
             member = _Members(self.s)
-            in_row = select(pk_col).where(member.of(pk_col))
+            in_row = member.query(("row", name), _rows_among, pk_col)
             in_log = [
-                select(src).where(tcol == name, member.of(src)).distinct()
+                member.query((str(src.key), name), _logged_among, src, tcol, name)
                 for src, tcol in (
                     (Change.pk, Change.table_name),
                     (ColumnVersion.pk, ColumnVersion.table_name),
@@ -453,6 +453,8 @@ class _Merger:
         ]
         self._buffers: dict[str, list[tuple[RemoteChange, dict[str, Any]]]] = {}
         self._facts: dict[str, tuple[Table, frozenset[str], int, bool]] = {}
+        #: primary keys of the buffered rows (what a later change may reference)
+        self._pending: set[str] = set()
         return fast
 
     def buffer(self, change: RemoteChange) -> None:
@@ -475,15 +477,41 @@ class _Merger:
         # the INSERT's column lookup reports (see flush)
         if lww:  # its row state, should a later change of this batch ask (collisions)
             self.fresh[(change.table_name, change.pk)] = ((change.hlc, change.origin_node), data)
+        self._pending.add(change.pk)
         # kept as the change log encodes it: decoded and bound in one step when written
         buffered = self._buffers.get(change.table_name)
         if buffered is None:
             buffered = self._buffers[change.table_name] = []
         buffered.append((change, data))
 
+    def depends_on_buffer(self, change: RemoteChange) -> bool:
+        """Whether ``change`` must wait for the buffered fresh rows to be written first.
+
+        A delete might remove a row that buffered rows reference, and a change naming a
+        buffered row in a foreign key needs that row to exist. Anything else (a sale's
+        update of a SKU or a transaction between its new lines and tenders) is applied
+        right away and the buffer keeps growing: flushing before every such change turned a
+        batch of sales into hundreds of tiny INSERTs. Unique values stay safe either way:
+        the flush checks buffered rows against the stored ones, this change's included.
+        """
+        pending = self._pending
+        if not pending:
+            return False
+        if change.op == DELETE:
+            return True
+        model = self.models.get(change.table_name)
+        if model is None:
+            return True  # apply() raises; let it do so with everything before it written
+        fks = _fk_columns(self.table(model))
+        if not fks:
+            return False
+        data = codec.loads(change.data or "{}")
+        return any(data.get(c) in pending for c in fks.intersection(data))
+
     def flush(self) -> None:
         """Write the buffered fresh rows: per table in foreign-key order, one bulk INSERT each."""
         buffers = getattr(self, "_buffers", None)
+        self._pending = set()
         if not buffers:
             return
         self._buffers = {}
@@ -519,8 +547,8 @@ class _Merger:
     def _clashing(self, table: Table, items: list[tuple[RemoteChange, dict[str, Any]]]) -> set[int]:
         """Indices of buffered rows whose unique values clash (with a stored row or each other)."""
         out: set[int] = set()
-        for cols, _rename in collisions.unique_sets(table):
-            keys = [c for c in cols]
+        for cols, _rename in _unique_sets(table):
+            keys = list(cols)
             decoded = [table.c[c] if codec.needs_encoding(table.c[c]) else None for c in keys]
             seen: dict[tuple[Any, ...], int] = {}
             values: dict[int, tuple[Any, ...]] = {}
@@ -538,11 +566,10 @@ class _Merger:
                     seen[tup] = i
             if not values:
                 continue
-            first = table.c[keys[0]]
             firsts = sorted({t[0] for t in values.values()}, key=str)
             stored: set[tuple[Any, ...]] = set()
             member = _Members(self.s)
-            stmt = select(*(table.c[c] for c in keys)).where(member.of(first))
+            stmt = member.query(("unique", table.name, *keys), _holding_among, table, keys)
             for j in range(0, len(firsts), 500):
                 stored.update(tuple(r) for r in self.s.execute(stmt, member.params(firsts[j : j + 500])))
             out.update(i for i, tup in values.items() if tup in stored)
@@ -709,6 +736,27 @@ def _decoders(table: Table) -> tuple[frozenset[str], list[tuple[str, Column[Any]
     return got
 
 
+_UNIQUE: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {}
+
+
+def _unique_sets(table: Table) -> tuple[tuple[tuple[str, ...], str], ...]:
+    """:func:`collisions.unique_sets`, per table once (every flush asks)."""
+    got = _UNIQUE.get(table.name)
+    if got is None:
+        got = _UNIQUE[table.name] = collisions.unique_sets(table)
+    return got
+
+
+_FK_COLUMNS: dict[str, frozenset[str]] = {}
+
+
+def _fk_columns(table: Table) -> frozenset[str]:
+    got = _FK_COLUMNS.get(table.name)
+    if got is None:
+        got = _FK_COLUMNS[table.name] = frozenset(c.name for c in table.columns if c.foreign_keys)
+    return got
+
+
 def _fk_ordered(names: Iterable[str]) -> list[Table]:
     wanted = set(names)
     return [t for t in _sorted_tables() if t.name in wanted]
@@ -820,7 +868,8 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
                 if quick:
                     merger.buffer(current)
                 else:
-                    merger.flush()
+                    if merger.depends_on_buffer(current):
+                        merger.flush()
                     merger.apply(current)
             current = None
             merger.flush()
@@ -898,6 +947,9 @@ def _invariants(
     return oversell, credit
 
 
+_QUERIES: dict[tuple[str, ...], Any] = {}
+
+
 class _Members:
     """``column IN (<a list>)`` with the whole list as ONE bound value.
 
@@ -916,8 +968,28 @@ class _Members:
             return column.in_(select(listed.c.value))
         return column == any_(bindparam("members", type_=ARRAY(column.type)))
 
+    def query(self, key: tuple[str, ...], build: Callable[..., Any], *args: Any) -> Any:
+        """``build(self, *args)``, once per ``key`` and backend (building costs more than running)."""
+        full = (*key, "sqlite" if self.sqlite else "other")
+        stmt = _QUERIES.get(full)
+        if stmt is None:
+            stmt = _QUERIES[full] = build(self, *args)
+        return stmt
+
     def params(self, values: Sequence[Any]) -> dict[str, Any]:
         return {"members": orjson.dumps(list(values)).decode() if self.sqlite else list(values)}
+
+
+def _rows_among(m: _Members, pk_col: Any) -> Any:
+    return select(pk_col).where(m.of(pk_col))
+
+
+def _logged_among(m: _Members, src: Any, table_col: Any, name: str) -> Any:
+    return select(src).where(table_col == name, m.of(src)).distinct()
+
+
+def _holding_among(m: _Members, table: Table, keys: list[str]) -> Any:
+    return select(*(table.c[c] for c in keys)).where(m.of(table.c[keys[0]]))
 
 
 def _alerts_of(oversell: Sequence[OversellAlert], credit: Sequence[CreditAlert]) -> list[alerts_mod.NewAlert]:
