@@ -7,9 +7,11 @@ on), so nothing here is per-row ORM:
 2. the file is parsed as a stream (:mod:`vaultsync.pricing.csv_formats`) and every price
    is matched to SKU indexes and checked — per-row errors are collected, nothing is
    written yet;
-3. each priced SKU is decided in memory: unchanged (only its price age is refreshed),
-   applied (market and, under its rule, shelf price), or held for review by the
-   volatility guard;
+3. each priced SKU is decided in memory: unchanged (its price is confirmed: ONE
+   :class:`~vaultsync.store.models.PriceConfirmation` row for the whole file refreshes
+   the price age of every unchanged SKU, see :mod:`vaultsync.services.price_age`),
+   applied (market and, under its rule, shelf price — unless a manager locked the shelf
+   price), or held for review by the volatility guard;
 4. unless it is a dry run, or there were errors and the manager did not choose to
    import only the valid rows, everything is written in ONE transaction through
    :func:`vaultsync.store.capture.bulk_update` / :func:`~vaultsync.store.capture.bulk_append`,
@@ -26,10 +28,11 @@ import unicodedata
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+import numpy as np
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from vaultsync.domain.enums import PriceReviewStatus
@@ -46,12 +49,14 @@ from vaultsync.domain.price_rules import (
 )
 from vaultsync.pricing.csv_formats import FileProblem, PriceFile, PriceRow, RowError, Skipped
 from vaultsync.services import audit
+from vaultsync.services.price_age import EXCEPT, ONLY, encode_skus
 from vaultsync.store import Store, capture
 from vaultsync.store.models import (
     CardSet,
     Change,
     Game,
     NodeState,
+    PriceConfirmation,
     PriceReview,
     PriceRule,
     PriceUpdate,
@@ -98,7 +103,8 @@ class ImportReport:
     prices: int = 0  # prices matched to SKUs
     applied: int = 0  # market price changed
     repriced: int = 0  # shelf price changed
-    unchanged: int = 0
+    locked: int = 0  # market moved, shelf price stayed: a manager locked it
+    unchanged: int = 0  # confirmed: price age refreshed
     held: int = 0
     skipped: int = 0
     error_count: int = 0
@@ -172,6 +178,16 @@ class CatalogPrices:
         self._sets: dict[str, list[str]] | None = None
         self._cond: dict[int, tuple[str | None, str | None]] = {}
         self._session = session
+        #: SKUs whose shelf price a manager locked (few: loaded apart from the big scan)
+        self.locked: set[int] = set()
+        for (code,) in session.execute(select(Sku.sku_code).where(Sku.price_locked.is_(True))):
+            at = codes.get(code)
+            if at is not None:
+                self.locked.add(at)
+        #: the newest SKU creation time the catalog holds: a confirmation "of every SKU but
+        #: ..." covers the SKUs created up to then (the catalog this import read)
+        newest = session.scalar(select(func.max(Sku.created_at)))
+        self.newest_created: datetime | None = newest
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -343,6 +359,7 @@ class PriceImporter:
         self.t_market = array("q")
         self.t_cost = array("q")
         self.t_line = array("q")
+        self.read_at = utcnow()
 
     def run(self, stream: Iterable[str] | str) -> ImportReport:
         started = time.perf_counter()
@@ -358,6 +375,7 @@ class PriceImporter:
         # selling, a long import must not hold up sales while it parses
         with self.store.read() as rs:
             start_hlc = int(rs.scalar(select(NodeState.last_hlc).where(NodeState.id == 1)) or 0)
+            self.read_at = utcnow()
             catalog = CatalogPrices(rs)
             report.phases["load"] = time.perf_counter() - started
             rules = load_rulebook(rs)
@@ -474,6 +492,10 @@ class PriceImporter:
         preview = report.preview
         dry = self.req.dry_run
         writer = _Writer(session, dry)
+        locked = catalog.locked
+        #: per catalog index: 0 not confirmed, 1 confirmed unchanged, 2 changed (its own
+        #: price_as_of moves, so a confirmation may cover it or not)
+        state = bytearray(len(ids))
         for n in range(len(self.t_idx)):
             i = self.t_idx[n]
             new = self.t_market[n]
@@ -487,7 +509,9 @@ class PriceImporter:
             rule, _rid = rules.resolve(*rule_key[i])
             if old == new:
                 report.unchanged += 1
-                writer.fresh(sku_id, source, now, new_cost if cost_changes else None)
+                state[i] = 1
+                if cost_changes:
+                    writer.cost_only(sku_id, new_cost)
                 if sku_id in pending:
                     writer.supersede(pending[sku_id][0], "the feed confirmed the current price")
                 if len(preview) < MAX_PREVIEW and cost_changes:
@@ -529,10 +553,14 @@ class PriceImporter:
                     )
                 continue
             report.applied += 1
+            state[i] = 2
             old_shelf = shelf[i]
             new_shelf = old_shelf
             floors: tuple[str, ...] = ()
-            if rule.reprice_shelf:
+            is_locked = i in locked
+            if is_locked:
+                report.locked += 1
+            elif rule.reprice_shelf:
                 quote = shelf_price(new, rule, cost_cents=None if eff_cost == NONE else eff_cost)
                 new_shelf, floors = quote.cents, quote.floors
             shelf_moved = new_shelf != old_shelf
@@ -556,7 +584,11 @@ class PriceImporter:
                 now,
                 old_shelf if shelf_moved else None,
                 new_shelf if shelf_moved else None,
-                ("shelf floor: " + "+".join(floors)) if shelf_moved and floors else None,
+                (
+                    "shelf price locked"
+                    if is_locked
+                    else ("shelf floor: " + "+".join(floors)) if shelf_moved and floors else None
+                ),
             )
             if sku_id in pending:
                 writer.supersede(pending[sku_id][0], f"{source} moved within the guard to {new}")
@@ -576,6 +608,7 @@ class PriceImporter:
                 )
         writer.flush()
         if not dry:
+            self._confirm(session, catalog, state, now)
             audit.record(
                 session,
                 "pricing.import",
@@ -589,11 +622,51 @@ class PriceImporter:
                     "prices": report.prices,
                     "applied": report.applied,
                     "repriced": report.repriced,
+                    "locked": report.locked,
                     "held": report.held,
                     "unchanged": report.unchanged,
                     "errors": report.error_count,
                 },
             )
+
+
+    def _confirm(self, session: Session, catalog: CatalogPrices, state: bytearray, now: datetime) -> None:
+        """Record the unchanged prices as confirmed, in one ledger row (see :mod:`price_age`).
+
+        Lists whichever is shorter: the confirmed SKUs, or the catalog's SKUs that were NOT
+        confirmed (held, bad rows, not in the file). SKUs whose price changed may go either
+        way: their own ``price_as_of`` is now anyway."""
+        if not self.report.unchanged:
+            return
+        marks = np.frombuffer(bytes(state), dtype=np.uint8)
+        ids = catalog.ids
+        not_confirmed = np.flatnonzero(marks == 0)
+        if len(not_confirmed) < self.report.unchanged:
+            mode, listed = EXCEPT, [ids[i] for i in not_confirmed.tolist()]
+            newest = catalog.newest_created
+            scope = self.read_at if newest is None else max(self.read_at, _aware(newest))
+        else:
+            mode, listed = ONLY, [ids[i] for i in np.flatnonzero(marks == 1).tolist()]
+            scope = None
+        capture.bulk_append(
+            session,
+            PriceConfirmation,
+            [
+                {
+                    "source": self.req.source,
+                    "as_of": now,
+                    "mode": mode,
+                    "scope_until": scope,
+                    "listed": len(listed),
+                    "skus": encode_skus(listed),
+                    "batch_id": self.report.batch_id,
+                }
+            ],
+        )
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _hold_reason(old: int | None, new: int, rule: Rule) -> str:
@@ -615,8 +688,6 @@ class _Writer:
         self.ledger_rows: list[dict[str, Any]] = []
         self.reviews_new: list[dict[str, Any]] = []
         self.review_updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        self.confirmed: list[str] = []
-        self.confirm_values: dict[str, Any] = {}
         self.pending = 0
 
     def _sku(self, row: dict[str, Any]) -> None:
@@ -628,15 +699,6 @@ class _Writer:
         self.pending += 1
         if self.pending >= WRITE_CHUNK:
             self.flush()
-
-    def fresh(self, sku_id: str, source: str, now: datetime, cost: int | None) -> None:
-        """A price the file confirmed unchanged: only its age (and source) move."""
-        if cost is None:
-            self.confirmed.append(sku_id)
-            self.confirm_values = {"price_source": source, "price_as_of": now}
-            self._tick()
-            return
-        self._sku({"id": sku_id, "price_source": source, "price_as_of": now, "cost_basis_cents": cost})
 
     def cost_only(self, sku_id: str, cost: int) -> None:
         self._sku({"id": sku_id, "cost_basis_cents": cost})
@@ -724,13 +786,11 @@ class _Writer:
             s = self.session
             for rows in self.sku_groups.values():
                 capture.bulk_update(s, Sku, rows)
-            capture.bulk_update_same(s, Sku, self.confirmed, self.confirm_values)
             capture.bulk_append(s, PriceUpdate, self.ledger_rows)
             capture.bulk_append(s, PriceReview, self.reviews_new)
             for rows in self.review_updates.values():
                 capture.bulk_update(s, PriceReview, rows)
         self.sku_groups = {}
-        self.confirmed = []
         self.ledger_rows = []
         self.reviews_new = []
         self.review_updates = {}
