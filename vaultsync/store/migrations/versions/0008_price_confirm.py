@@ -39,10 +39,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('price_confirmations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_price_confirmations_as_of'), ['as_of'], unique=False)
-    with op.batch_alter_table('skus', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('price_locked', sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # a plain ADD COLUMN (no table rebuild: skus has a million rows and children on both backends)
+    op.add_column('skus', sa.Column('price_locked', sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
