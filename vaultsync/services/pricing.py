@@ -172,6 +172,8 @@ class SkuPrices:
     rule_name: str | None
     rule_shelf_cents: int | None  # what the rules would make the shelf price of the market
     history: list[HistoryEntry]
+    #: a manager locked the shelf price: imports, feeds and rules leave it alone
+    price_locked: bool = False
 
 
 class BuylistGuard(NamedTuple):
@@ -559,7 +561,7 @@ class PricingService:
                     continue
                 rule, _ = rules.resolve(product.game_id, product.kind, sku.condition, sku.finish)
                 new_shelf = sku.shelf_price_cents
-                if rule.reprice_shelf:
+                if rule.reprice_shelf and not sku.price_locked:
                     new_shelf = shelf_price(final, rule, cost_cents=sku.cost_basis_cents).cents
                 row: dict[str, Any] = {
                     "id": sku.id,
@@ -709,7 +711,7 @@ class PricingService:
             rule, _ = load_rulebook(s).resolve(product.game_id, product.kind, sku.condition, sku.finish)
             old_market, old_shelf = sku.market_price_cents, sku.shelf_price_cents
             new_shelf = old_shelf
-            if reprice and rule.reprice_shelf:
+            if reprice and rule.reprice_shelf and not sku.price_locked:
                 new_shelf = shelf_price(cents, rule, cost_cents=sku.cost_basis_cents).cents
             sku.market_price_cents = cents
             sku.shelf_price_cents = new_shelf
@@ -746,6 +748,40 @@ class PricingService:
                 before={"market_price_cents": old_market, "shelf_price_cents": old_shelf},
                 after={"market_price_cents": cents, "shelf_price_cents": new_shelf},
             )
+        return self.sku_prices(sku_id)
+
+    def set_price_lock(
+        self, sku_id: str, locked: bool, *, actor: UserView, reason: str | None = None
+    ) -> SkuPrices:
+        """Lock (or unlock) a SKU's shelf price: a showcase card priced by hand.
+
+        While locked, imports and feeds still update its market price (and the price
+        history records it) but never its shelf price; pricing rules skip it (review
+        decisions and typed market prices included). Only a person changes a locked
+        shelf price (:meth:`set_shelf_price`). Managers only; audited with the reason.
+        """
+        require_role(actor, Role.MANAGER)
+        note = (reason or "").strip()[:200] or None
+        with self.store.uow() as uow:
+            s = uow.session
+            sku = s.get(Sku, sku_id)
+            if sku is None:
+                raise NotFoundError("no such item")
+            if sku.price_locked != locked:
+                sku.price_locked = locked
+                audit.record(
+                    s,
+                    "pricing.lock" if locked else "pricing.unlock",
+                    user_id=actor.id,
+                    entity_type="sku",
+                    entity_id=sku_id,
+                    before={"price_locked": not locked},
+                    after={
+                        "price_locked": locked,
+                        "shelf_price_cents": sku.shelf_price_cents,
+                        "reason": note,
+                    },
+                )
         return self.sku_prices(sku_id)
 
     # ------------------------------------------------------------------ per-SKU view
@@ -809,6 +845,7 @@ class PricingService:
             warning=warning,
             rule_name=rule_name,
             rule_shelf_cents=rule_shelf,
+            price_locked=sku.price_locked,
             history=[
                 HistoryEntry(
                     at=e.created_at,
