@@ -116,6 +116,9 @@ class ImportReport:
     refused: str | None = None
     #: wall seconds per phase: "read" (catalog, parse, match), "write" (decide, write, commit)
     phases: dict[str, float] = field(default_factory=dict)
+    #: this process's CPU seconds per phase (same keys): on a busy terminal, wall time also
+    #: counts the time the import waited for a core
+    cpu_phases: dict[str, float] = field(default_factory=dict)
 
     def error(self, err: RowError) -> None:
         self.error_count += 1
@@ -267,6 +270,12 @@ class CatalogPrices:
 
 
 def _raw_rows(session: Session, stmt: Any, batch: int = 20_000) -> Iterator[tuple[Any, ...]]:
+    """Rows of :func:`_raw_chunks`, one by one."""
+    for chunk in _raw_chunks(session, stmt, batch):
+        yield from chunk
+
+
+def _raw_chunks(session: Session, stmt: Any, batch: int = 20_000) -> Iterator[list[tuple[Any, ...]]]:
     """Rows of a plain-column SELECT straight from the driver, in batches.
 
     Compiled by SQLAlchemy; skipping its per-row result processing matters at a million
@@ -280,7 +289,7 @@ def _raw_rows(session: Session, stmt: Any, batch: int = 20_000) -> Iterator[tupl
             chunk = cursor.fetchmany(batch)
             if not chunk:
                 return
-            yield from chunk
+            yield chunk
     finally:
         cursor.close()
 
@@ -363,6 +372,7 @@ class PriceImporter:
 
     def run(self, stream: Iterable[str] | str) -> ImportReport:
         started = time.perf_counter()
+        cpu = time.process_time()
         report = self.report
         try:
             price_file = PriceFile(stream, self.req.expected_format)
@@ -382,6 +392,7 @@ class PriceImporter:
             self._match(price_file, catalog, rules)
             catalog.release()
         report.phases["read"] = time.perf_counter() - started
+        report.cpu_phases["read"] = time.process_time() - cpu
         if report.error_count and not self.req.valid_only and not self.req.dry_run:
             report.refused = (
                 f"{report.error_count:,} row(s) have errors: nothing was imported. Fix the file, "
@@ -411,6 +422,7 @@ class PriceImporter:
                         session.connection().exec_driver_sql("PRAGMA cache_size=-2000")
         report.seconds = time.perf_counter() - started
         report.phases["write"] = report.seconds - report.phases["read"]
+        report.cpu_phases["write"] = time.process_time() - cpu - report.cpu_phases["read"]
         return report
 
     # ------------------------------------------------------------------ 1. match
@@ -418,7 +430,7 @@ class PriceImporter:
     def _match(self, price_file: PriceFile, catalog: CatalogPrices, rules: RuleBook) -> None:
         report = self.report
         codes = catalog.codes
-        seen: dict[int, int] = {}
+        seen = array("q", bytes(8 * len(catalog)))  # per SKU: the line that priced it (0: none yet)
         t_idx, t_market, t_cost, t_line = self.t_idx, self.t_market, self.t_cost, self.t_line
         last_line = 0
         for item in price_file:
@@ -456,8 +468,8 @@ class PriceImporter:
                     continue
                 targets = found
             for i in targets:
-                first = seen.get(i)
-                if first is not None:
+                first = seen[i]
+                if first:
                     report.error(RowError(line, f"{catalog.code_list[i]}: priced twice (also line {first})"))
                     continue
                 seen[i] = line
@@ -587,7 +599,9 @@ class PriceImporter:
                 (
                     "shelf price locked"
                     if is_locked
-                    else ("shelf floor: " + "+".join(floors)) if shelf_moved and floors else None
+                    else ("shelf floor: " + "+".join(floors))
+                    if shelf_moved and floors
+                    else None
                 ),
             )
             if sku_id in pending:
@@ -628,7 +642,6 @@ class PriceImporter:
                     "errors": report.error_count,
                 },
             )
-
 
     def _confirm(self, session: Session, catalog: CatalogPrices, state: bytearray, now: datetime) -> None:
         """Record the unchanged prices as confirmed, in one ledger row (see :mod:`price_age`).
@@ -678,6 +691,9 @@ def _hold_reason(old: int | None, new: int, rule: Rule) -> str:
     )
 
 
+_LEDGER_VARYING = ("sku_id", "old_cents", "new_cents", "shelf_old_cents", "shelf_new_cents", "note")
+
+
 class _Writer:
     """Collects the writes of an import by kind and flushes them in bulk, chunk by chunk."""
 
@@ -685,7 +701,8 @@ class _Writer:
         self.session = session
         self.dry = dry
         self.sku_groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        self.ledger_rows: list[dict[str, Any]] = []
+        self.ledger_cols: dict[str, list[Any]] = {k: [] for k in _LEDGER_VARYING}
+        self.ledger_same: dict[str, Any] = {}
         self.reviews_new: list[dict[str, Any]] = []
         self.review_updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         self.pending = 0
@@ -732,22 +749,23 @@ class _Writer:
         note: str | None,
     ) -> None:
         """One market change (and the shelf move it caused, if any): one ledger row."""
-        self.ledger_rows.append(
-            {
-                "sku_id": sku_id,
-                "source": source,
-                "field": "market",
-                "old_cents": old,
-                "new_cents": new,
-                "shelf_old_cents": shelf_old,
-                "shelf_new_cents": shelf_new,
-                "user_id": user,
-                "review_id": None,
-                "batch_id": batch,
-                "note": note,
-                "created_at": now,
-            }
-        )
+        # column-wise (capture.bulk_append_columns): what every entry of an import shares
+        # (source, user, batch, time) is encoded once
+        self.ledger_same = {
+            "source": source,
+            "field": "market",
+            "user_id": user,
+            "review_id": None,
+            "batch_id": batch,
+            "created_at": now,
+        }
+        cols = self.ledger_cols
+        cols["sku_id"].append(sku_id)
+        cols["old_cents"].append(old)
+        cols["new_cents"].append(new)
+        cols["shelf_old_cents"].append(shelf_old)
+        cols["shelf_new_cents"].append(shelf_new)
+        cols["note"].append(note)
         self._tick()
 
     def new_review(
@@ -786,12 +804,13 @@ class _Writer:
             s = self.session
             for rows in self.sku_groups.values():
                 capture.bulk_update(s, Sku, rows)
-            capture.bulk_append(s, PriceUpdate, self.ledger_rows)
+            count = len(self.ledger_cols["sku_id"])
+            capture.bulk_append_columns(s, PriceUpdate, self.ledger_cols, count, same=self.ledger_same)
             capture.bulk_append(s, PriceReview, self.reviews_new)
             for rows in self.review_updates.values():
                 capture.bulk_update(s, PriceReview, rows)
         self.sku_groups = {}
-        self.ledger_rows = []
+        self.ledger_cols = {k: [] for k in _LEDGER_VARYING}
         self.reviews_new = []
         self.review_updates = {}
         self.pending = 0

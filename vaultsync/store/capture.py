@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
@@ -556,9 +556,24 @@ def _insert_changes(session: Session, changes: list[tuple[Any, ...]]) -> None:
 _MISSING = object()
 
 
+_INT: frozenset[type] = frozenset({int})
+_STR: frozenset[type] = frozenset({str})
+_INT_OR_NONE: frozenset[type] = frozenset({int, type(None)})
+_STR_OR_NONE: frozenset[type] = frozenset({str, type(None)})
+
+
 def _convert_column(col_codec: _ColumnCodec, values: Sequence[Any]) -> tuple[Sequence[Any], list[str]]:
     """(driver parameters, JSON fragments) of one column's values, in one pass."""
     if col_codec.bind is None and not col_codec.encode:
+        kinds = set(map(type, values))
+        if kinds <= _INT:
+            return values, list(map(int.__repr__, values))
+        if kinds <= _STR:
+            return values, list(map(_json_str, values))
+        if kinds <= _INT_OR_NONE:
+            return values, ["null" if v is None else int.__repr__(v) for v in values]
+        if kinds <= _STR_OR_NONE:
+            return values, ["null" if v is None else _json_str(v) for v in values]
         return values, [_json_fragment(v) for v in values]
     convert = col_codec.convert
     pairs = [convert(v) for v in values]
@@ -729,9 +744,9 @@ def bulk_append(session: Session, model: type[Base], rows: list[dict[str, Any]])
 def bulk_append_columns(
     session: Session,
     model: type[Base],
-    columns: dict[str, Sequence[Any]],
+    columns: Mapping[str, Sequence[Any]],
     count: int,
-    same: dict[str, Any] | None = None,
+    same: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """:func:`bulk_append` for rows given column-wise: ``columns[key]`` holds ``count``
     values, ``same[key]`` one value for every row. Large imports build their rows this
