@@ -518,8 +518,7 @@ class PriceImporter:
             cost_changes = new_cost not in (NONE, cur_cost)
             eff_cost = new_cost if new_cost != NONE else cur_cost
             sku_id = ids[i]
-            rule, _rid = rules.resolve(*rule_key[i])
-            if old == new:
+            if old == new:  # confirmed: no rule needed (the common case of a daily file)
                 report.unchanged += 1
                 state[i] = 1
                 if cost_changes:
@@ -540,6 +539,7 @@ class PriceImporter:
                         )
                     )
                 continue
+            rule, _rid = rules.resolve(*rule_key[i])
             if held_by_guard(old_m, new, rule):
                 report.held += 1
                 reason = _hold_reason(old_m, new, rule)
@@ -751,14 +751,15 @@ class _Writer:
         """One market change (and the shelf move it caused, if any): one ledger row."""
         # column-wise (capture.bulk_append_columns): what every entry of an import shares
         # (source, user, batch, time) is encoded once
-        self.ledger_same = {
-            "source": source,
-            "field": "market",
-            "user_id": user,
-            "review_id": None,
-            "batch_id": batch,
-            "created_at": now,
-        }
+        if not self.ledger_same:
+            self.ledger_same = {
+                "source": source,
+                "field": "market",
+                "user_id": user,
+                "review_id": None,
+                "batch_id": batch,
+                "created_at": now,
+            }
         cols = self.ledger_cols
         cols["sku_id"].append(sku_id)
         cols["old_cents"].append(old)
