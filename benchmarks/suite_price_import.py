@@ -155,6 +155,8 @@ def _child_ours(db: str, csv_path: str, queue: Any) -> None:
             "errors": report.error_count,
             "committed": report.committed,
             "phases": report.phases,
+            "cpu_phases": report.cpu_phases,
+            "locked": report.locked,
         }
     )
 
@@ -291,11 +293,14 @@ def run(quick: bool) -> list[Table]:
             f"file: {counts['unchanged']:,} unchanged, {counts['small']:,} small moves, "
             f"{counts['large']:,} large moves, {counts['bad']:,} bad rows; imported with 'only valid rows'",
             f"ours: {ours['applied']:,} applied ({ours['repriced']:,} shelf repriced), {ours['held']:,} "
-            f"held for review, {ours['unchanged']:,} unchanged (age refreshed), "
+            f"held for review, {ours['unchanged']:,} unchanged (age refreshed by one confirmation row), "
             f"{ours['errors']:,} row errors reported",
             "ours by phase (wall s): "
             + ", ".join(f"{k} {v:.1f}" for k, v in ours.get("phases", {}).items())
             + " (load: the catalog's prices; read: load + parse + match; write: decide, write, commit)",
+            "ours by phase (CPU s): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in ours.get("cpu_phases", {}).items()),
+            f"machine load average at the end: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} cores",
             "each path runs in its own process: peak RSS includes the interpreter and libraries",
             "rows/s is wall clock (the target); CPU s is the importing process's own CPU time, shown because "
             "the 2-core machine is shared (wall >> CPU means the process waited for a core or the disk)",

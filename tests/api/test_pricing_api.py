@@ -135,3 +135,26 @@ def test_feeds_over_http(app: TestClient, shop: Shop) -> None:
     assert sum(listing["price_ages"].values()) == 6
     assert api.post("/api/v1/pricing/feeds", json={"name": "bad", "url": "ftp://x"}).status_code == 422
     assert api.delete(f"/api/v1/pricing/feeds/{feed_id}").status_code == 204
+
+
+def test_lock_a_shelf_price_over_http(app: TestClient, shop: Shop) -> None:
+    cashier = login(app, shop, manager=False)
+    r = cashier.put(f"/api/v1/pricing/skus/{shop.nm}/lock", json={"locked": True})
+    assert r.status_code == 403, r.text
+    api = login(app, shop)
+    r = api.put(f"/api/v1/pricing/skus/{shop.nm}/lock", json={"locked": True, "reason": "showcase"})
+    assert r.status_code == 200, r.text
+    assert r.json()["price_locked"] is True
+    assert api.put(f"/api/v1/pricing/skus/{shop.nm}/lock", json={"locked": "maybe"}).status_code == 422
+    assert api.put("/api/v1/pricing/skus/nope/lock", json={"locked": True}).status_code == 404
+    body = "SKU,TCG Market Price\nMTG-DMU-107-NM,71.00\n"
+    report = api.post("/api/v1/pricing/imports", content=body, headers=CSV_HEADERS).json()
+    assert report["committed"] and report["locked"] == 1 and report["repriced"] == 0
+    prices = api.get(f"/api/v1/pricing/skus/{shop.nm}").json()
+    assert (prices["market_price_cents"], prices["shelf_price_cents"], prices["price_locked"]) == (
+        7100,
+        7499,
+        True,
+    )
+    r = api.put(f"/api/v1/pricing/skus/{shop.nm}/lock", json={"locked": False})
+    assert r.json()["price_locked"] is False

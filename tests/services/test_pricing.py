@@ -56,7 +56,10 @@ CSV = "SKU,TCG Market Price\n"
 
 def test_import_applies_small_moves_holds_big_ones_and_refreshes_unchanged(shop: Shop) -> None:
     magic_rule(shop)
-    before_lp = sku(shop, shop.lp).price_as_of
+    before_lp_row = sku(shop, shop.lp)
+    before_lp = before_lp_row.price_as_of
+    with shop.store.read() as s:
+        seq0 = s.scalar(select(func.max(Change.seq))) or 0
     text = (
         CSV
         + "MTG-DMU-107-NM,71.00\nMTG-DMU-107-LP,60.00\nMTG-DMU-107-NM-F,200.00\n"
@@ -78,10 +81,17 @@ def test_import_applies_small_moves_holds_big_ones_and_refreshes_unchanged(shop:
     review = pending(shop)[shop.foil]
     assert (review.old_cents, review.proposed_cents, review.source) == (12000, 20000, "tcgplayer-csv")
     assert "up 67%" in (review.reason or "")
-    # unchanged: the price age is refreshed, nothing else
+    # unchanged: the price age is refreshed (by the import's confirmation), the SKU row is not touched
     lp = sku(shop, shop.lp)
-    assert lp.market_price_cents == 6000 and lp.price_as_of is not None and before_lp is not None
-    assert lp.price_as_of > before_lp
+    assert lp.market_price_cents == 6000 and before_lp is not None
+    assert (lp.price_as_of, lp.updated_at) == (before_lp, before_lp_row.updated_at)
+    view = shop.pricing.sku_prices(shop.lp)
+    assert view.price_as_of is not None and view.price_as_of > before_lp
+    assert view.price_source == "tcgplayer-csv" and not view.stale
+    with shop.store.read() as s:
+        assert not s.scalar(
+            select(func.count()).where(Change.table_name == "skus", Change.pk == shop.lp, Change.seq > seq0)
+        )
     # every change is in the ledger with source, old, new, batch and who
     [entry] = ledger(shop, shop.nm)
     assert (entry.field, entry.old_cents, entry.new_cents, entry.shelf_old_cents, entry.shelf_new_cents) == (

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vaultsync.domain.ids import new_id, new_node_id
+from vaultsync.services.price_age import encode_skus
 from vaultsync.store.base import Base
 from vaultsync.store.models import (
     AuditEntry,
@@ -22,6 +23,7 @@ from vaultsync.store.models import (
     GiftCardEntry,
     Location,
     Node,
+    PriceConfirmation,
     PriceFeed,
     PriceReview,
     PriceRule,
@@ -145,6 +147,12 @@ FACTORIES: dict[type[Base], Callable[[VaultSession], Base]] = {
     CashMovement: lambda s: _add(s, CashMovement(shift_id=shift(s).id, kind="pay_in", amount_cents=100)),
     PriceUpdate: lambda s: _add(s, PriceUpdate(sku_id=sku(s).id, source="manual", new_cents=150)),
     PriceReview: lambda s: _add(s, PriceReview(sku_id=sku(s).id, source="feed", proposed_cents=900)),
+    PriceConfirmation: lambda s: _add(
+        s,
+        PriceConfirmation(
+            source="feed", as_of=datetime.now(UTC), mode="only", listed=1, skus=encode_skus([sku(s).id])
+        ),
+    ),
     AuditEntry: lambda s: _add(
         s, AuditEntry(node_id=new_node_id(), node_seq=1, action="x", prev_hash="0" * 64, hash="1" * 64)
     ),

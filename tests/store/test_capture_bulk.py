@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.dialects import sqlite
 
 from tests.store.factories import FACTORIES
 from vaultsync.domain.errors import ReplicationError
+from vaultsync.domain.ids import new_id, new_ids
 from vaultsync.store import Store, capture, codec
 from vaultsync.store.models import Change, PriceReview, PriceUpdate, Sku, StockMovement
 from vaultsync.store.types import utcnow
@@ -136,6 +138,46 @@ def test_bulk_append_matches_bulk_insert(store: Store) -> None:
         assert review is not None and review.status == "pending" and review.created_at is not None
     with pytest.raises(ReplicationError, match="derived cache"), store.uow() as uow:
         capture.bulk_append(uow.session, StockMovement, [{"sku_id": sku_a}])
+
+
+def test_columnar_append_writes_the_bytes_codec_dumps_would(store: Store) -> None:
+    """Every row's change JSON is built from a %-template: text with %, quotes, non-ASCII,
+    None, shared and per-row values must still come out exactly as codec.dumps writes them."""
+    skus = _skus(store, 3)
+    now = utcnow()
+    notes = ['up 67% "fast"', None, "Pokémon 100%s \\ end"]
+    with store.uow() as uow:
+        ids = capture.bulk_append_columns(
+            uow.session,
+            PriceUpdate,
+            {"sku_id": skus, "new_cents": [1, 2**40, 0], "old_cents": [None, 5, 7], "note": notes},
+            3,
+            same={"source": "feed:50%", "field": "market", "created_at": now, "batch_id": "b%s"},
+        )
+    assert len(set(ids)) == 3 and ids == sorted(ids)
+    table = PriceUpdate.__table__
+    with store.read() as s:
+        for pk, note in zip(ids, notes, strict=True):
+            [change] = list(s.scalars(select(Change).where(Change.pk == pk)))
+            stored = s.execute(select(table).where(table.c.id == pk)).mappings().one()
+            assert stored["note"] == note and stored["source"] == "feed:50%" and stored["batch_id"] == "b%s"
+            assert change.data == codec.dumps(
+                {c.name: codec.encode_value(c, stored[c.name]) for c in table.columns}
+            )
+    with pytest.raises(ReplicationError, match="3 rows"), store.uow() as uow:
+        capture.bulk_append_columns(uow.session, PriceUpdate, {"sku_id": skus[:2], "new_cents": [1, 2, 3]}, 3)
+
+
+def test_new_ids_are_uuid7_hex_in_order() -> None:
+    before = new_id()
+    batch = new_ids(10_000)
+    after = new_id()
+    seq = [before, *batch, after]
+    assert seq == sorted(seq) and len(set(seq)) == len(seq)
+    for value in batch[:100] + batch[-100:]:
+        parsed = uuid.UUID(hex=value)
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122 and parsed.hex == value
+    assert new_ids(0) == []
 
 
 def test_bulk_update_same_logs_one_change_per_row(store: Store) -> None:

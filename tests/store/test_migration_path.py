@@ -13,6 +13,7 @@ import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from tests.store.factories import FACTORIES
@@ -59,9 +60,18 @@ def test_upgrade_keeps_data(tmp_path: Path, previous: str, target: str) -> None:
         if m.__tablename__ in tables and {c.name for c in m.__table__.columns} <= columns[m.__tablename__]
     ]
     assert present
+    written = 0
     with factory() as s, s.begin():
         for model in present:
-            FACTORIES[model](s)
+            # ...nor one whose factory makes rows of such a table (a SKU for a price entry)
+            try:
+                with s.begin_nested():
+                    FACTORIES[model](s)
+                written += 1
+            except OperationalError as exc:
+                if "no column named" not in str(exc) and "has no column" not in str(exc):
+                    raise
+    assert written
     with engine.connect() as conn:
         before = {t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar() for t in sorted(tables)}
     engine.dispose()

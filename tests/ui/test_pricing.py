@@ -172,3 +172,30 @@ async def test_register_warns_when_the_market_spiked_above_shelf(user: User) -> 
     await scan(user, SHEOLDRED_BARCODE)
     await user.should_see(marker="line-price-warning", retries=40)
     await eventually(lambda: any("$150.00" in t and "$74.99" in t for t in texts(user, "line-price-warning")))
+
+
+async def test_lock_and_unlock_a_shelf_price_on_the_sku_page(user: User) -> None:
+    nm = sku_id("MTG-DMU-107-NM")
+    await login_password(user, MANAGER, path=f"/login?redirect_to=/pricing/sku/{nm}")
+    await user.should_see(marker="lock-toggle", retries=40)
+    assert label_text(user, "sku-lock-state").startswith("Shelf price follows")
+    user.find(marker="lock-reason").type("showcase copy")
+    user.find(marker="lock-toggle").click()
+    await user.should_see("Shelf price locked.", retries=40)
+    assert label_text(user, "sku-lock-state").startswith("Shelf price locked")
+    with services().store.read() as s:
+        locked = s.get(Sku, nm)
+        assert locked is not None and locked.price_locked
+    shelf = locked.shelf_price_cents
+    report = services().pricing.import_file(
+        b"SKU,TCG Market Price\nMTG-DMU-107-NM,75.00\n", actor=manager(), source="tcg"
+    )
+    assert report.committed and report.locked == 1
+    with services().store.read() as s:
+        after = s.get(Sku, nm)
+        assert after is not None and after.shelf_price_cents == shelf and after.market_price_cents == 7500
+    user.find(marker="lock-toggle").click()
+    await user.should_see("Shelf price unlocked.", retries=40)
+    with services().store.read() as s:
+        unlocked = s.get(Sku, nm)
+        assert unlocked is not None and not unlocked.price_locked

@@ -327,7 +327,8 @@ class PricingPage:
         )
         lines = [
             f"{head}: {report.lines:,} rows, {report.prices:,} prices matched — {report.applied:,} applied "
-            f"({report.repriced:,} shelf prices changed), {report.held:,} held for review, "
+            f"({report.repriced:,} shelf prices changed, {report.locked:,} locked shelf prices kept), "
+            f"{report.held:,} held for review, "
             f"{report.unchanged:,} unchanged, {report.skipped:,} skipped, {report.error_count:,} with errors."
         ]
         if report.refused:
@@ -667,7 +668,7 @@ def history_chart(prices: SkuPrices) -> dict[str, Any]:
     }
 
 
-async def build_sku_view(sku_id: str, symbol: str) -> None:
+async def build_sku_view(sku_id: str, symbol: str, user: SessionUser | None = None) -> None:
     prices: SkuPrices = await off_loop(get_services().pricing.sku_prices, sku_id)
     money = lambda c: money_or_dash(c, symbol)  # noqa: E731 - a local shorthand
     ui.link("← Pricing", PRICING_PATH).classes("text-base")
@@ -691,6 +692,8 @@ async def build_sku_view(sku_id: str, symbol: str) -> None:
     ui.label(f"Price source {source}, age {age}{stale}; rule: {prices.rule_name or 'default'}").classes(
         "text-base" + (" text-warning" if prices.stale else "")
     ).mark("sku-age")
+    if user is not None:
+        await _build_lock(sku_id, prices, user)
     if prices.pending_review is not None:
         r = prices.pending_review
         ui.label(
@@ -727,6 +730,56 @@ async def build_sku_view(sku_id: str, symbol: str) -> None:
     ).props('flat dense no-data-label="No price changes recorded yet"').classes("w-full").mark("sku-history")
 
 
+LOCKED_TEXT = (
+    "Shelf price locked: imports, feeds and pricing rules leave it alone (the market price still updates)."
+)
+UNLOCKED_TEXT = "Shelf price follows the pricing rules."
+
+
+async def _build_lock(sku_id: str, prices: SkuPrices, user: SessionUser) -> None:
+    """The lock of a hand-priced shelf price (a showcase card): state, reason, lock/unlock."""
+    services = get_services()
+    actor = await off_loop(services.auth.get, user.id)
+    state = {"locked": prices.price_locked}
+    with ui.row().classes("items-center gap-4"):
+        icon = (
+            ui.icon("lock" if prices.price_locked else "lock_open").classes("text-2xl").mark("sku-lock-icon")
+        )
+        status = (
+            ui.label(LOCKED_TEXT if prices.price_locked else UNLOCKED_TEXT)
+            .classes("text-base")
+            .mark("sku-lock-state")
+        )
+    with ui.row().classes("items-center gap-4"):
+        reason = (
+            ui.input("Reason (for the audit log)").props("maxlength=200").classes("w-80").mark("lock-reason")
+        )
+        button = ui.button("Unlock shelf price" if prices.price_locked else "Lock shelf price").mark(
+            "lock-toggle"
+        )
+    message = ui.label().classes("text-base font-medium").mark("lock-message")
+
+    async def toggle() -> None:
+        want = not state["locked"]
+        try:
+            updated: SkuPrices = await off_loop(
+                services.pricing.set_price_lock, sku_id, want, actor=actor, reason=reason.value or None
+            )
+        except Exception as exc:
+            message.text = error_text(exc)
+            message.classes(replace="text-base font-medium text-negative")
+            return
+        state["locked"] = updated.price_locked
+        icon.name = "lock" if updated.price_locked else "lock_open"
+        status.text = LOCKED_TEXT if updated.price_locked else UNLOCKED_TEXT
+        button.text = "Unlock shelf price" if updated.price_locked else "Lock shelf price"
+        reason.value = ""
+        message.text = "Shelf price locked." if updated.price_locked else "Shelf price unlocked."
+        message.classes(replace="text-base font-medium text-positive")
+
+    button.on_click(toggle)
+
+
 def register() -> None:
     """Add ``/pricing`` and ``/pricing/sku/{sku_id}``."""
 
@@ -754,7 +807,7 @@ async def _guarded(path: str, active: str, title: str, sku_id: str | None) -> Re
             services = get_services()
             symbol = str(await off_loop(services.shop.get, "shop.currency_symbol") or "$")
             if sku_id is not None:
-                await build_sku_view(sku_id, symbol)
+                await build_sku_view(sku_id, symbol, user)
                 return None
             games = await off_loop(services.pricing.games)
             actor = await off_loop(services.auth.get, user.id)

@@ -79,6 +79,11 @@ class MarketIn(Body):
     reprice: bool = True
 
 
+class LockIn(Body):
+    locked: bool
+    reason: str | None = Field(default=None, max_length=200)
+
+
 class FeedIn(Body):
     name: str = Field(min_length=1, max_length=26)
     url: str = Field(min_length=1, max_length=500)
@@ -193,6 +198,11 @@ def router(services: Services) -> APIRouter:
     @r.put("/skus/{sku_id}/market")
     def set_market(user: User, sku_id: str, body: MarketIn) -> dict[str, Any]:
         return asdict(pricing.set_market_price(sku_id, body.cents, actor=user, reprice=body.reprice))
+
+    @r.put("/skus/{sku_id}/lock")
+    def set_lock(user: User, sku_id: str, body: LockIn) -> dict[str, Any]:
+        """Lock (``{"locked": true}``) or unlock a SKU's shelf price; managers only, audited."""
+        return asdict(pricing.set_price_lock(sku_id, body.locked, actor=user, reason=body.reason))
 
     @r.get("/skus/{sku_id}/buylist-guard")
     def buylist_guard(user: User, sku_id: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from vaultsync.domain.enums import Condition, Finish, Role
 from vaultsync.domain.errors import NotFoundError, ValidationError
 from vaultsync.native import search as search_kernel
 from vaultsync.search import SkuIndex
+from vaultsync.services.price_age import price_age
 from vaultsync.store import Store
 from vaultsync.store.models import CardSet, Game, Location, Product, Sku, StockLevel
 
@@ -201,14 +202,15 @@ class InventoryService:
                 (StockAt(loc, paths.get(loc, "?"), int(qty)) for loc, qty in levels), key=lambda x: x.path
             )
             total = sum(x.on_hand for x in stock)
+            age = price_age(s, sku)  # the SKU's own price time, or a newer import's confirmation
             return SkuDetail(
                 row=_row(sku, product, game_, card_set, total),
                 kind=product.kind,
                 rarity=product.rarity,
                 cert_number=sku.cert_number,
                 cost_basis_cents=sku.cost_basis_cents if show_cost else None,
-                price_source=sku.price_source,
-                price_as_of=sku.price_as_of.isoformat() if sku.price_as_of else None,
+                price_source=age.source,
+                price_as_of=age.as_of.isoformat() if age.as_of else None,
                 image_path=product.image_path,
                 stock=stock,
                 product_id=product.id,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 
 from vaultsync.domain.enums import Role
 from vaultsync.domain.errors import ConflictError, NotFoundError, ValidationError
@@ -28,9 +28,10 @@ from vaultsync.pricing.csv_formats import FileProblem, decode
 from vaultsync.pricing.feed_client import FeedClient, FeedError, FeedSettings
 from vaultsync.services import audit
 from vaultsync.services.auth import UserView, require_role
+from vaultsync.services.price_age import age_buckets
 from vaultsync.services.price_import import ImportReport, ImportRequest, import_prices
 from vaultsync.store import Store
-from vaultsync.store.models import PriceFeed, PriceFeedState, Sku
+from vaultsync.store.models import PriceFeed, PriceFeedState
 from vaultsync.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -324,17 +325,8 @@ class PriceFeedService:
         now = utcnow()
         day, week, month = (now - timedelta(days=d) for d in (1, 7, 30))
         with self.store.read() as s:
-            bucket = case(
-                (Sku.market_price_cents.is_(None), "never"),
-                (Sku.price_as_of.is_(None), "older"),
-                (Sku.price_as_of >= day, "day"),
-                (Sku.price_as_of >= week, "week"),
-                (Sku.price_as_of >= month, "month"),
-                else_="older",
-            )
-            counts: dict[str, int] = {
-                str(k): int(v) for k, v in s.execute(select(bucket, func.count()).group_by(bucket))
-            }
+            # each SKU's own price time, or a newer confirmation by an import (see price_age)
+            counts = age_buckets(s, [("day", day), ("week", week), ("month", month)])
         return PriceAges(
             day=int(counts.get("day", 0)),
             week=int(counts.get("week", 0)),

@@ -7,9 +7,11 @@ on), so nothing here is per-row ORM:
 2. the file is parsed as a stream (:mod:`vaultsync.pricing.csv_formats`) and every price
    is matched to SKU indexes and checked — per-row errors are collected, nothing is
    written yet;
-3. each priced SKU is decided in memory: unchanged (only its price age is refreshed),
-   applied (market and, under its rule, shelf price), or held for review by the
-   volatility guard;
+3. each priced SKU is decided in memory: unchanged (its price is confirmed: ONE
+   :class:`~vaultsync.store.models.PriceConfirmation` row for the whole file refreshes
+   the price age of every unchanged SKU, see :mod:`vaultsync.services.price_age`),
+   applied (market and, under its rule, shelf price — unless a manager locked the shelf
+   price), or held for review by the volatility guard;
 4. unless it is a dry run, or there were errors and the manager did not choose to
    import only the valid rows, everything is written in ONE transaction through
    :func:`vaultsync.store.capture.bulk_update` / :func:`~vaultsync.store.capture.bulk_append`,
@@ -26,10 +28,11 @@ import unicodedata
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+import numpy as np
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from vaultsync.domain.enums import PriceReviewStatus
@@ -46,12 +49,14 @@ from vaultsync.domain.price_rules import (
 )
 from vaultsync.pricing.csv_formats import FileProblem, PriceFile, PriceRow, RowError, Skipped
 from vaultsync.services import audit
+from vaultsync.services.price_age import EXCEPT, ONLY, encode_skus
 from vaultsync.store import Store, capture
 from vaultsync.store.models import (
     CardSet,
     Change,
     Game,
     NodeState,
+    PriceConfirmation,
     PriceReview,
     PriceRule,
     PriceUpdate,
@@ -98,7 +103,8 @@ class ImportReport:
     prices: int = 0  # prices matched to SKUs
     applied: int = 0  # market price changed
     repriced: int = 0  # shelf price changed
-    unchanged: int = 0
+    locked: int = 0  # market moved, shelf price stayed: a manager locked it
+    unchanged: int = 0  # confirmed: price age refreshed
     held: int = 0
     skipped: int = 0
     error_count: int = 0
@@ -110,6 +116,9 @@ class ImportReport:
     refused: str | None = None
     #: wall seconds per phase: "read" (catalog, parse, match), "write" (decide, write, commit)
     phases: dict[str, float] = field(default_factory=dict)
+    #: this process's CPU seconds per phase (same keys): on a busy terminal, wall time also
+    #: counts the time the import waited for a core
+    cpu_phases: dict[str, float] = field(default_factory=dict)
 
     def error(self, err: RowError) -> None:
         self.error_count += 1
@@ -172,6 +181,16 @@ class CatalogPrices:
         self._sets: dict[str, list[str]] | None = None
         self._cond: dict[int, tuple[str | None, str | None]] = {}
         self._session = session
+        #: SKUs whose shelf price a manager locked (few: loaded apart from the big scan)
+        self.locked: set[int] = set()
+        for (code,) in session.execute(select(Sku.sku_code).where(Sku.price_locked.is_(True))):
+            at = codes.get(code)
+            if at is not None:
+                self.locked.add(at)
+        #: the newest SKU creation time the catalog holds: a confirmation "of every SKU but
+        #: ..." covers the SKUs created up to then (the catalog this import read)
+        newest = session.scalar(select(func.max(Sku.created_at)))
+        self.newest_created: datetime | None = newest
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -251,6 +270,12 @@ class CatalogPrices:
 
 
 def _raw_rows(session: Session, stmt: Any, batch: int = 20_000) -> Iterator[tuple[Any, ...]]:
+    """Rows of :func:`_raw_chunks`, one by one."""
+    for chunk in _raw_chunks(session, stmt, batch):
+        yield from chunk
+
+
+def _raw_chunks(session: Session, stmt: Any, batch: int = 20_000) -> Iterator[list[tuple[Any, ...]]]:
     """Rows of a plain-column SELECT straight from the driver, in batches.
 
     Compiled by SQLAlchemy; skipping its per-row result processing matters at a million
@@ -264,7 +289,7 @@ def _raw_rows(session: Session, stmt: Any, batch: int = 20_000) -> Iterator[tupl
             chunk = cursor.fetchmany(batch)
             if not chunk:
                 return
-            yield from chunk
+            yield chunk
     finally:
         cursor.close()
 
@@ -343,9 +368,11 @@ class PriceImporter:
         self.t_market = array("q")
         self.t_cost = array("q")
         self.t_line = array("q")
+        self.read_at = utcnow()
 
     def run(self, stream: Iterable[str] | str) -> ImportReport:
         started = time.perf_counter()
+        cpu = time.process_time()
         report = self.report
         try:
             price_file = PriceFile(stream, self.req.expected_format)
@@ -358,12 +385,14 @@ class PriceImporter:
         # selling, a long import must not hold up sales while it parses
         with self.store.read() as rs:
             start_hlc = int(rs.scalar(select(NodeState.last_hlc).where(NodeState.id == 1)) or 0)
+            self.read_at = utcnow()
             catalog = CatalogPrices(rs)
             report.phases["load"] = time.perf_counter() - started
             rules = load_rulebook(rs)
             self._match(price_file, catalog, rules)
             catalog.release()
         report.phases["read"] = time.perf_counter() - started
+        report.cpu_phases["read"] = time.process_time() - cpu
         if report.error_count and not self.req.valid_only and not self.req.dry_run:
             report.refused = (
                 f"{report.error_count:,} row(s) have errors: nothing was imported. Fix the file, "
@@ -393,6 +422,7 @@ class PriceImporter:
                         session.connection().exec_driver_sql("PRAGMA cache_size=-2000")
         report.seconds = time.perf_counter() - started
         report.phases["write"] = report.seconds - report.phases["read"]
+        report.cpu_phases["write"] = time.process_time() - cpu - report.cpu_phases["read"]
         return report
 
     # ------------------------------------------------------------------ 1. match
@@ -400,7 +430,7 @@ class PriceImporter:
     def _match(self, price_file: PriceFile, catalog: CatalogPrices, rules: RuleBook) -> None:
         report = self.report
         codes = catalog.codes
-        seen: dict[int, int] = {}
+        seen = array("q", bytes(8 * len(catalog)))  # per SKU: the line that priced it (0: none yet)
         t_idx, t_market, t_cost, t_line = self.t_idx, self.t_market, self.t_cost, self.t_line
         last_line = 0
         for item in price_file:
@@ -438,8 +468,8 @@ class PriceImporter:
                     continue
                 targets = found
             for i in targets:
-                first = seen.get(i)
-                if first is not None:
+                first = seen[i]
+                if first:
                     report.error(RowError(line, f"{catalog.code_list[i]}: priced twice (also line {first})"))
                     continue
                 seen[i] = line
@@ -474,6 +504,10 @@ class PriceImporter:
         preview = report.preview
         dry = self.req.dry_run
         writer = _Writer(session, dry)
+        locked = catalog.locked
+        #: per catalog index: 0 not confirmed, 1 confirmed unchanged, 2 changed (its own
+        #: price_as_of moves, so a confirmation may cover it or not)
+        state = bytearray(len(ids))
         for n in range(len(self.t_idx)):
             i = self.t_idx[n]
             new = self.t_market[n]
@@ -484,10 +518,11 @@ class PriceImporter:
             cost_changes = new_cost not in (NONE, cur_cost)
             eff_cost = new_cost if new_cost != NONE else cur_cost
             sku_id = ids[i]
-            rule, _rid = rules.resolve(*rule_key[i])
-            if old == new:
+            if old == new:  # confirmed: no rule needed (the common case of a daily file)
                 report.unchanged += 1
-                writer.fresh(sku_id, source, now, new_cost if cost_changes else None)
+                state[i] = 1
+                if cost_changes:
+                    writer.cost_only(sku_id, new_cost)
                 if sku_id in pending:
                     writer.supersede(pending[sku_id][0], "the feed confirmed the current price")
                 if len(preview) < MAX_PREVIEW and cost_changes:
@@ -504,6 +539,7 @@ class PriceImporter:
                         )
                     )
                 continue
+            rule, _rid = rules.resolve(*rule_key[i])
             if held_by_guard(old_m, new, rule):
                 report.held += 1
                 reason = _hold_reason(old_m, new, rule)
@@ -529,10 +565,14 @@ class PriceImporter:
                     )
                 continue
             report.applied += 1
+            state[i] = 2
             old_shelf = shelf[i]
             new_shelf = old_shelf
             floors: tuple[str, ...] = ()
-            if rule.reprice_shelf:
+            is_locked = i in locked
+            if is_locked:
+                report.locked += 1
+            elif rule.reprice_shelf:
                 quote = shelf_price(new, rule, cost_cents=None if eff_cost == NONE else eff_cost)
                 new_shelf, floors = quote.cents, quote.floors
             shelf_moved = new_shelf != old_shelf
@@ -556,7 +596,13 @@ class PriceImporter:
                 now,
                 old_shelf if shelf_moved else None,
                 new_shelf if shelf_moved else None,
-                ("shelf floor: " + "+".join(floors)) if shelf_moved and floors else None,
+                (
+                    "shelf price locked"
+                    if is_locked
+                    else ("shelf floor: " + "+".join(floors))
+                    if shelf_moved and floors
+                    else None
+                ),
             )
             if sku_id in pending:
                 writer.supersede(pending[sku_id][0], f"{source} moved within the guard to {new}")
@@ -576,6 +622,7 @@ class PriceImporter:
                 )
         writer.flush()
         if not dry:
+            self._confirm(session, catalog, state, now)
             audit.record(
                 session,
                 "pricing.import",
@@ -589,11 +636,50 @@ class PriceImporter:
                     "prices": report.prices,
                     "applied": report.applied,
                     "repriced": report.repriced,
+                    "locked": report.locked,
                     "held": report.held,
                     "unchanged": report.unchanged,
                     "errors": report.error_count,
                 },
             )
+
+    def _confirm(self, session: Session, catalog: CatalogPrices, state: bytearray, now: datetime) -> None:
+        """Record the unchanged prices as confirmed, in one ledger row (see :mod:`price_age`).
+
+        Lists whichever is shorter: the confirmed SKUs, or the catalog's SKUs that were NOT
+        confirmed (held, bad rows, not in the file). SKUs whose price changed may go either
+        way: their own ``price_as_of`` is now anyway."""
+        if not self.report.unchanged:
+            return
+        marks = np.frombuffer(bytes(state), dtype=np.uint8)
+        ids = catalog.ids
+        not_confirmed = np.flatnonzero(marks == 0)
+        if len(not_confirmed) < self.report.unchanged:
+            mode, listed = EXCEPT, [ids[i] for i in not_confirmed.tolist()]
+            newest = catalog.newest_created
+            scope = self.read_at if newest is None else max(self.read_at, _aware(newest))
+        else:
+            mode, listed = ONLY, [ids[i] for i in np.flatnonzero(marks == 1).tolist()]
+            scope = None
+        capture.bulk_append(
+            session,
+            PriceConfirmation,
+            [
+                {
+                    "source": self.req.source,
+                    "as_of": now,
+                    "mode": mode,
+                    "scope_until": scope,
+                    "listed": len(listed),
+                    "skus": encode_skus(listed),
+                    "batch_id": self.report.batch_id,
+                }
+            ],
+        )
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _hold_reason(old: int | None, new: int, rule: Rule) -> str:
@@ -605,6 +691,9 @@ def _hold_reason(old: int | None, new: int, rule: Rule) -> str:
     )
 
 
+_LEDGER_VARYING = ("sku_id", "old_cents", "new_cents", "shelf_old_cents", "shelf_new_cents", "note")
+
+
 class _Writer:
     """Collects the writes of an import by kind and flushes them in bulk, chunk by chunk."""
 
@@ -612,11 +701,10 @@ class _Writer:
         self.session = session
         self.dry = dry
         self.sku_groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        self.ledger_rows: list[dict[str, Any]] = []
+        self.ledger_cols: dict[str, list[Any]] = {k: [] for k in _LEDGER_VARYING}
+        self.ledger_same: dict[str, Any] = {}
         self.reviews_new: list[dict[str, Any]] = []
         self.review_updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        self.confirmed: list[str] = []
-        self.confirm_values: dict[str, Any] = {}
         self.pending = 0
 
     def _sku(self, row: dict[str, Any]) -> None:
@@ -628,15 +716,6 @@ class _Writer:
         self.pending += 1
         if self.pending >= WRITE_CHUNK:
             self.flush()
-
-    def fresh(self, sku_id: str, source: str, now: datetime, cost: int | None) -> None:
-        """A price the file confirmed unchanged: only its age (and source) move."""
-        if cost is None:
-            self.confirmed.append(sku_id)
-            self.confirm_values = {"price_source": source, "price_as_of": now}
-            self._tick()
-            return
-        self._sku({"id": sku_id, "price_source": source, "price_as_of": now, "cost_basis_cents": cost})
 
     def cost_only(self, sku_id: str, cost: int) -> None:
         self._sku({"id": sku_id, "cost_basis_cents": cost})
@@ -670,22 +749,24 @@ class _Writer:
         note: str | None,
     ) -> None:
         """One market change (and the shelf move it caused, if any): one ledger row."""
-        self.ledger_rows.append(
-            {
-                "sku_id": sku_id,
+        # column-wise (capture.bulk_append_columns): what every entry of an import shares
+        # (source, user, batch, time) is encoded once
+        if not self.ledger_same:
+            self.ledger_same = {
                 "source": source,
                 "field": "market",
-                "old_cents": old,
-                "new_cents": new,
-                "shelf_old_cents": shelf_old,
-                "shelf_new_cents": shelf_new,
                 "user_id": user,
                 "review_id": None,
                 "batch_id": batch,
-                "note": note,
                 "created_at": now,
             }
-        )
+        cols = self.ledger_cols
+        cols["sku_id"].append(sku_id)
+        cols["old_cents"].append(old)
+        cols["new_cents"].append(new)
+        cols["shelf_old_cents"].append(shelf_old)
+        cols["shelf_new_cents"].append(shelf_new)
+        cols["note"].append(note)
         self._tick()
 
     def new_review(
@@ -724,14 +805,13 @@ class _Writer:
             s = self.session
             for rows in self.sku_groups.values():
                 capture.bulk_update(s, Sku, rows)
-            capture.bulk_update_same(s, Sku, self.confirmed, self.confirm_values)
-            capture.bulk_append(s, PriceUpdate, self.ledger_rows)
+            count = len(self.ledger_cols["sku_id"])
+            capture.bulk_append_columns(s, PriceUpdate, self.ledger_cols, count, same=self.ledger_same)
             capture.bulk_append(s, PriceReview, self.reviews_new)
             for rows in self.review_updates.values():
                 capture.bulk_update(s, PriceReview, rows)
         self.sku_groups = {}
-        self.confirmed = []
-        self.ledger_rows = []
+        self.ledger_cols = {k: [] for k in _LEDGER_VARYING}
         self.reviews_new = []
         self.review_updates = {}
         self.pending = 0

@@ -39,6 +39,7 @@ from vaultsync.pricing.csv_formats import FileProblem, decode
 from vaultsync.services import audit
 from vaultsync.services.approval import approve
 from vaultsync.services.auth import AuthService, UserView, require_role
+from vaultsync.services.price_age import price_age, price_ages
 from vaultsync.services.price_import import ImportReport, ImportRequest, import_prices, load_rulebook
 from vaultsync.services.shop import ShopService
 from vaultsync.store import Store, capture
@@ -171,6 +172,8 @@ class SkuPrices:
     rule_name: str | None
     rule_shelf_cents: int | None  # what the rules would make the shelf price of the market
     history: list[HistoryEntry]
+    #: a manager locked the shelf price: imports, feeds and rules leave it alone
+    price_locked: bool = False
 
 
 class BuylistGuard(NamedTuple):
@@ -451,10 +454,16 @@ class PricingService:
                 .limit(limit)
                 .offset(max(0, offset))
             ).all()
-            return ReviewPage(int(total), [self._review_view(r, sku, p, cs) for r, sku, p, cs in rows])
+            ages = price_ages(s, [sku for _r, sku, _p, _cs in rows])
+            return ReviewPage(
+                int(total),
+                [self._review_view(r, sku, p, cs, ages[sku.id].as_of) for r, sku, p, cs in rows],
+            )
 
     @staticmethod
-    def _review_view(r: PriceReview, sku: Sku, product: Product, card_set: CardSet | None) -> ReviewView:
+    def _review_view(
+        r: PriceReview, sku: Sku, product: Product, card_set: CardSet | None, price_as_of: datetime | None
+    ) -> ReviewView:
         move = None
         if r.old_cents:
             move = round((r.proposed_cents - r.old_cents) * 100 / r.old_cents, 1)
@@ -474,7 +483,7 @@ class PricingService:
             final_cents=r.final_cents,
             reason=r.reason,
             created_at=r.created_at,
-            price_as_of=sku.price_as_of,
+            price_as_of=price_as_of,
         )
 
     def decide(self, decisions: Sequence[ReviewDecision], *, actor: UserView) -> DecisionResult:
@@ -552,7 +561,7 @@ class PricingService:
                     continue
                 rule, _ = rules.resolve(product.game_id, product.kind, sku.condition, sku.finish)
                 new_shelf = sku.shelf_price_cents
-                if rule.reprice_shelf:
+                if rule.reprice_shelf and not sku.price_locked:
                     new_shelf = shelf_price(final, rule, cost_cents=sku.cost_basis_cents).cents
                 row: dict[str, Any] = {
                     "id": sku.id,
@@ -702,7 +711,7 @@ class PricingService:
             rule, _ = load_rulebook(s).resolve(product.game_id, product.kind, sku.condition, sku.finish)
             old_market, old_shelf = sku.market_price_cents, sku.shelf_price_cents
             new_shelf = old_shelf
-            if reprice and rule.reprice_shelf:
+            if reprice and rule.reprice_shelf and not sku.price_locked:
                 new_shelf = shelf_price(cents, rule, cost_cents=sku.cost_basis_cents).cents
             sku.market_price_cents = cents
             sku.shelf_price_cents = new_shelf
@@ -741,6 +750,40 @@ class PricingService:
             )
         return self.sku_prices(sku_id)
 
+    def set_price_lock(
+        self, sku_id: str, locked: bool, *, actor: UserView, reason: str | None = None
+    ) -> SkuPrices:
+        """Lock (or unlock) a SKU's shelf price: a showcase card priced by hand.
+
+        While locked, imports and feeds still update its market price (and the price
+        history records it) but never its shelf price; pricing rules skip it (review
+        decisions and typed market prices included). Only a person changes a locked
+        shelf price (:meth:`set_shelf_price`). Managers only; audited with the reason.
+        """
+        require_role(actor, Role.MANAGER)
+        note = (reason or "").strip()[:200] or None
+        with self.store.uow() as uow:
+            s = uow.session
+            sku = s.get(Sku, sku_id)
+            if sku is None:
+                raise NotFoundError("no such item")
+            if sku.price_locked != locked:
+                sku.price_locked = locked
+                audit.record(
+                    s,
+                    "pricing.lock" if locked else "pricing.unlock",
+                    user_id=actor.id,
+                    entity_type="sku",
+                    entity_id=sku_id,
+                    before={"price_locked": not locked},
+                    after={
+                        "price_locked": locked,
+                        "shelf_price_cents": sku.shelf_price_cents,
+                        "reason": note,
+                    },
+                )
+        return self.sku_prices(sku_id)
+
     # ------------------------------------------------------------------ per-SKU view
 
     def sku_prices(self, sku_id: str, *, history_limit: int = 200) -> SkuPrices:
@@ -757,12 +800,15 @@ class PricingService:
             if row is None:
                 raise NotFoundError("no such item")
             sku, product, card_set = row
+            age_of = price_age(s, sku)
             review_row = s.execute(
                 select(PriceReview).where(
                     PriceReview.sku_id == sku_id, PriceReview.status == PriceReviewStatus.PENDING.value
                 )
             ).scalar_one_or_none()
-            pending = self._review_view(review_row, sku, product, card_set) if review_row else None
+            pending = (
+                self._review_view(review_row, sku, product, card_set, age_of.as_of) if review_row else None
+            )
             rules = load_rulebook(s)
             rule, rule_id = rules.resolve(product.game_id, product.kind, sku.condition, sku.finish)
             rule_name = s.scalar(select(PriceRule.name).where(PriceRule.id == rule_id)) if rule_id else None
@@ -782,7 +828,7 @@ class PricingService:
             entries.reverse()
             warning = spike_warning(s, sku_id, sku.shelf_price_cents, sku.market_price_cents, symbol)
         now = utcnow()
-        age = (now - sku.price_as_of).total_seconds() / 86_400 if sku.price_as_of else None
+        age = (now - age_of.as_of).total_seconds() / 86_400 if age_of.as_of else None
         return SkuPrices(
             sku_id=sku.id,
             sku_code=sku.sku_code,
@@ -791,14 +837,15 @@ class PricingService:
             shelf_price_cents=sku.shelf_price_cents,
             market_price_cents=sku.market_price_cents,
             cost_basis_cents=sku.cost_basis_cents,
-            price_source=sku.price_source,
-            price_as_of=sku.price_as_of,
+            price_source=age_of.source,
+            price_as_of=age_of.as_of,
             age_days=age,
             stale=age is None or age > stale_days,
             pending_review=pending,
             warning=warning,
             rule_name=rule_name,
             rule_shelf_cents=rule_shelf,
+            price_locked=sku.price_locked,
             history=[
                 HistoryEntry(
                     at=e.created_at,
@@ -870,7 +917,8 @@ class PricingService:
                 if proposed is not None:
                     lows.append(proposed)
                 caps.append(min(lows))
-            if sku.price_as_of is None or now - sku.price_as_of > timedelta(days=stale_days):
+            as_of = price_age(s, sku).as_of
+            if as_of is None or now - as_of > timedelta(days=stale_days):
                 flags.append("stale")
                 caps.append(market * stale_cap // BPS)
         return BuylistGuard(min(caps) if caps else None, tuple(flags))

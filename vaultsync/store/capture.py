@@ -25,9 +25,10 @@ from __future__ import annotations
 import contextlib
 import json
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from typing import Any, TypeAlias
 
 from sqlalchemy import Boolean, Column, Table, bindparam, event, insert, inspect, text
@@ -37,7 +38,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.state import InstanceState
 
 from vaultsync.domain.errors import ReplicationError
-from vaultsync.domain.ids import new_id
+from vaultsync.domain.ids import new_id, new_ids
 from vaultsync.store import codec
 from vaultsync.store.base import Base
 from vaultsync.store.models import Change, CreditEntry, CustomerBalance, StockLevel, StockMovement
@@ -572,53 +573,101 @@ def _insert_changes(session: Session, changes: list[tuple[Any, ...]]) -> None:
 _MISSING = object()
 
 
-@dataclass(slots=True)
-class _RowPlan:
-    """How to turn a row dict into (driver tuple, change JSON) quickly.
+_INT: frozenset[type] = frozenset({int})
+_STR: frozenset[type] = frozenset({str})
+_INT_OR_NONE: frozenset[type] = frozenset({int, type(None)})
+_STR_OR_NONE: frozenset[type] = frozenset({str, type(None)})
 
-    Columns holding the same value in every row (a source, a timestamp, a batch id) are
-    converted once and pre-filled; only the varying ones are converted per row.
+
+def _convert_column(col_codec: _ColumnCodec, values: Sequence[Any]) -> tuple[Sequence[Any], list[str]]:
+    """(driver parameters, JSON fragments) of one column's values, in one pass."""
+    if col_codec.bind is None and not col_codec.encode:
+        kinds = set(map(type, values))
+        if kinds <= _INT:
+            return values, list(map(int.__repr__, values))
+        if kinds <= _STR:
+            return values, list(map(_json_str, values))
+        if kinds <= _INT_OR_NONE:
+            return values, ["null" if v is None else int.__repr__(v) for v in values]
+        if kinds <= _STR_OR_NONE:
+            return values, ["null" if v is None else _json_str(v) for v in values]
+        return values, [_json_fragment(v) for v in values]
+    convert = col_codec.convert
+    pairs = [convert(v) for v in values]
+    return [p for p, _f in pairs], [f for _p, f in pairs]
+
+
+class _Columns:
+    """Driver tuples and change JSON of many rows, built column by column.
+
+    A column is either the same in every row (converted once; its JSON is baked into a
+    ``%`` template) or varying (converted in one pass over its values). Each row's change
+    JSON is then ONE ``template % fragments`` — no per-row sort or merge — and
+    byte-identical to :func:`codec.dumps` of the row, provided columns are added in
+    column-name order (the order ``dumps`` sorts keys in).
     """
 
-    template: list[Any]
-    parts: list[str]
-    #: (attribute key, codec, JSON prefix, slot in the driver tuple, index in parts)
-    varying: list[tuple[str, _ColumnCodec, str, int, int]]
+    def __init__(self, width: int, count: int) -> None:
+        self.count = count
+        self.slots: list[Any] = [None] * width  # per driver slot: a sequence, or repeat(value)
+        self.pieces: list[str] = []
+        self.frags: list[list[str]] = []
+        self.last_name = ""
 
-    def build(self, src: dict[str, Any]) -> tuple[list[Any], str]:
-        values = self.template.copy()
-        parts = self.parts.copy()
-        for key, col_codec, prefix, slot, part in self.varying:
-            param, frag = col_codec.convert(src[key])
-            values[slot] = param
-            parts[part] = prefix + frag
-        return values, "{" + ",".join(parts) + "}"
+    def _key(self, name: str) -> str:
+        if name <= self.last_name:
+            raise AssertionError("columns must be added in column-name order")  # pragma: no cover
+        self.last_name = name
+        return (_json_str(name) + ":").replace("%", "%%")
 
-
-def _row_plan(
-    rows: list[dict[str, Any]],
-    columns: list[tuple[str, _ColumnCodec, int]],
-    width: int,
-    fixed: dict[str, Any],
-) -> _RowPlan:
-    """``columns``: (key, codec, driver slot) sorted by column name; ``fixed``: values set for
-    every row by the caller (e.g. ``updated_at``), whatever the rows say."""
-    template: list[Any] = [None] * width
-    parts: list[str] = [""] * len(columns)
-    varying = []
-    for index, (key, col_codec, slot) in enumerate(columns):
-        prefix = _json_str(col_codec.name) + ":"
-        if key in fixed:
-            value = fixed[key]
-        else:
-            value = rows[0].get(key, _MISSING)
-            if value is _MISSING or any(r.get(key, _MISSING) is not value for r in rows):
-                varying.append((key, col_codec, prefix, slot, index))
-                continue
+    def same(self, col_codec: _ColumnCodec, slot: int, value: Any) -> Any:
         param, frag = col_codec.convert(value)
-        template[slot] = param
-        parts[index] = prefix + frag
-    return _RowPlan(template, parts, varying)
+        self.slots[slot] = repeat(param)
+        self.pieces.append(self._key(col_codec.name) + frag.replace("%", "%%"))
+        return param
+
+    def varying(self, col_codec: _ColumnCodec, slot: int, values: Sequence[Any]) -> Sequence[Any]:
+        if len(values) != self.count:
+            raise ReplicationError(f"column {col_codec.name}: {len(values)} values for {self.count} rows")
+        params, frags = _convert_column(col_codec, values)
+        self.slots[slot] = params
+        self.pieces.append(self._key(col_codec.name) + "%s")
+        self.frags.append(frags)
+        return params
+
+    def param_only(self, slot: int, values: Sequence[Any]) -> None:
+        """A driver parameter that is not in the change JSON (the WHERE key of an update)."""
+        self.slots[slot] = values
+
+    def build(self) -> tuple[list[tuple[Any, ...]], list[str]]:
+        template = "{" + ",".join(self.pieces) + "}"
+        if self.frags:
+            datas = [template % t for t in zip(*self.frags, strict=True)]
+        else:
+            datas = [template % ()] * self.count
+        if all(type(src) is repeat for src in self.slots):
+            params = [tuple(next(src) for src in self.slots)] * self.count  # pragma: no cover
+        else:
+            params = list(zip(*self.slots, strict=False))  # repeat() columns are endless
+        return params, datas
+
+
+def _change_rows(
+    node: str, first_seq: int, first_hlc: int, name: str, pks: Iterable[str], datas: list[str]
+) -> list[tuple[Any, ...]]:
+    n = len(datas)
+    return list(
+        zip(
+            repeat(node, n),
+            range(first_seq, first_seq + n),
+            range(first_hlc, first_hlc + n),
+            repeat(name, n),
+            pks,
+            repeat(UPSERT, n),
+            datas,
+            strict=True,
+        )
+    )
 
 
 def bulk_update(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> int:
@@ -668,20 +717,20 @@ def bulk_update(session: Session, model: type[Base], rows: list[dict[str, Any]])
         .values({c.name: bindparam("_v_" + c.name) for c in codecs})
     )
     runner = _Statement(session, stmt, [*("_v_" + c.name for c in codecs), "_pk"])
-    plan = _row_plan(rows, list(zip(keys, codecs, runner.slots, strict=False)), len(keys) + 1, fixed)
+    built = _Columns(len(keys) + 1, len(rows))
+    for key, col_codec, slot in zip(keys, codecs, runner.slots, strict=False):
+        if key in fixed:
+            built.same(col_codec, slot, fixed[key])
+        else:
+            built.varying(col_codec, slot, [src[key] for src in rows])
+    pks = [src[pk_key] for src in rows]
     pk_codec = _codec_for(session, by_key[pk_key])
-    pk_slot = runner.slots[-1]
+    built.param_only(runner.slots[-1], _convert_column(pk_codec, pks)[0])
+    params, datas = built.build()
     node = node_id_of(session)
     name = str(info.table.name)  # a plain str: the driver checks subclasses for adapters per row
     first_seq, first_hlc = allocate(session, len(rows))
-    params: list[tuple[Any, ...]] = []
-    changes: list[tuple[Any, ...]] = []
-    for i, src in enumerate(rows):
-        values, data = plan.build(src)
-        pk = src[pk_key]
-        values[pk_slot] = pk_codec.convert(pk)[0]
-        params.append(tuple(values))
-        changes.append((node, first_seq + i, first_hlc + i, name, str(pk), UPSERT, data))
+    changes = _change_rows(node, first_seq, first_hlc, name, map(str, pks), datas)
     matched = runner.executemany(params)
     if runner.conn.dialect.supports_sane_multi_rowcount and matched not in (-1, len(params)):
         raise ReplicationError(
@@ -701,86 +750,73 @@ def bulk_append(session: Session, model: type[Base], rows: list[dict[str, Any]])
     """
     if not rows:
         return []
+    given = set(rows[0])
+    width = len(given)
+    for src in rows:
+        if len(src) != width or not given.issuperset(src):
+            raise ReplicationError("bulk_append rows must all set the same columns")
+    return bulk_append_columns(session, model, {k: [src[k] for src in rows] for k in rows[0]}, len(rows))
+
+
+def bulk_append_columns(
+    session: Session,
+    model: type[Base],
+    columns: Mapping[str, Sequence[Any]],
+    count: int,
+    same: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """:func:`bulk_append` for rows given column-wise: ``columns[key]`` holds ``count``
+    values, ``same[key]`` one value for every row. Large imports build their rows this
+    way: no dict per row, and a column that is the same everywhere is encoded once."""
+    if count <= 0:
+        return []
+    same = same or {}
     info = _table_info(model)
     if info is None:
         raise ReplicationError(f"{model.__name__} is not a replicated table")
     if model is StockMovement or model is CreditEntry:
         raise ReplicationError(f"{model.__name__} keeps a derived cache: use bulk_insert")
-    given = set(rows[0])
-    unknown = given - {k for k, _ in info.columns}
+    unknown = (set(columns) | set(same)) - {k for k, _ in info.columns}
     if unknown:
         raise ReplicationError(f"{info.table.name} has no column(s) {sorted(unknown)}")
-    width = len(given)
-    for src in rows:
-        if len(src) != width or not given.issuperset(src):
-            raise ReplicationError("bulk_append rows must all set the same columns")
     node = node_id_of(session)
-    first_seq, first_hlc = allocate(session, len(rows))
+    first_seq, first_hlc = allocate(session, count)
     plan = sorted((_fill_plan(info, key, col) for key, col in info.columns), key=lambda p: p[1])
     names = [p[1] for p in plan]
     stmt = info.table.insert().values({n: bindparam("_v_" + n) for n in names})
     runner = _Statement(session, stmt, ["_v_" + n for n in names])
-    codecs = [_codec_for(session, p[2]) for p in plan]
-    # what the caller did not give: generated per row (id, hlc) or the same for all (defaults)
-    fixed: dict[str, Any] = {}
-    generated: list[tuple[str, int, Any]] = []
-    for key, _name, _col, fill, arg, _enc in plan:
-        if fill == _FILL_HLC or (key not in given and fill in (_FILL_ID, _FILL_CALL)):
-            generated.append((key, fill, arg))
-        elif key not in given:
-            fixed[key] = node if fill == _FILL_NODE else arg
-    gen_keys = {k for k, _f, _a in generated}
-    columns = [(p[0], c, slot) for p, c, slot in zip(plan, codecs, runner.slots, strict=True)]
-    static_plan = _row_plan(rows, [c for c in columns if c[0] not in gen_keys], len(plan), fixed)
-    gen_columns = [(fill, arg, c) for key, fill, arg in generated for c in columns if c[0] == key]
-    order = {c[0]: i for i, c in enumerate(columns)}
-    pk_slot = runner.slots[order[info.pk_key]]
-    name = str(info.table.name)  # a plain str: the driver checks subclasses for adapters per row
-    # parts of the static plan are in sorted order without the generated columns: merge positions
-    static_keys = [c[0] for c in columns if c[0] not in gen_keys]
-    params: list[tuple[Any, ...]] = []
-    changes: list[tuple[Any, ...]] = []
-    ids: list[str] = []
-    for i, src in enumerate(rows):
-        hlc = first_hlc + i
-        values = static_plan.template.copy()
-        parts = static_plan.parts.copy()
-        for key, col_codec, prefix, slot, part in static_plan.varying:
-            param, frag = col_codec.convert(src[key])
-            values[slot] = param
-            parts[part] = prefix + frag
-        extra: dict[str, str] = {}
-        for fill, arg, (key, col_codec, slot) in gen_columns:
-            if fill == _FILL_HLC:
-                value: Any = hlc
-            elif fill == _FILL_ID:
-                value = new_id()
-            else:
-                value = arg(None)
-            param, frag = col_codec.convert(value)
-            values[slot] = param
-            extra[key] = _json_str(col_codec.name) + ":" + frag
-        merged = _merge_parts(static_keys, parts, extra, columns)
-        pk = values[pk_slot]
-        ids.append(str(pk))
-        params.append(tuple(values))
-        changes.append((node, first_seq + i, hlc, name, str(pk), UPSERT, "{" + ",".join(merged) + "}"))
-    runner.executemany(params)
-    _insert_changes(session, changes)
+    built = _Columns(len(plan), count)
+    pks: Sequence[Any] = ()
+    for (key, _name, col, fill, arg, _enc), slot in zip(plan, runner.slots, strict=True):
+        col_codec = _codec_for(session, col)
+        values: Sequence[Any] | None = None
+        if fill == _FILL_HLC:
+            values = range(first_hlc, first_hlc + count)
+        elif key in columns:
+            values = columns[key]
+        elif key in same:
+            if key == info.pk_key:
+                raise ReplicationError("bulk_append: every row needs its own primary key")
+            built.same(col_codec, slot, same[key])
+            continue
+        elif fill == _FILL_ID:
+            values = new_ids(count)
+        elif fill == _FILL_NODE:
+            built.same(col_codec, slot, node)
+            continue
+        elif fill == _FILL_CALL:
+            values = [arg(None) for _ in range(count)]
+        else:
+            built.same(col_codec, slot, arg)
+            continue
+        params = built.varying(col_codec, slot, values)
+        if key == info.pk_key:
+            pks = params
+    params_rows, datas = built.build()
+    ids = [str(pk) for pk in pks]
+    runner.executemany(params_rows)
+    _insert_changes(session, _change_rows(node, first_seq, first_hlc, str(info.table.name), ids, datas))
     return ids
-
-
-def _merge_parts(
-    static_keys: list[str], parts: list[str], extra: dict[str, str], columns: list[tuple[str, Any, int]]
-) -> list[str]:
-    """The JSON fragments of all columns in column-name order (static ones plus generated ones)."""
-    if not extra:
-        return parts
-    out: list[str] = []
-    it = iter(parts)
-    for key, _codec, _slot in columns:
-        out.append(extra[key] if key in extra else next(it))
-    return out
 
 
 def bulk_update_same(session: Session, model: type[Base], pks: Sequence[str], values: dict[str, Any]) -> int:

@@ -7,7 +7,14 @@ from vaultsync.store.models.events import Event, EventEntry
 from vaultsync.store.models.inventory_ops import ReorderPoint, StockCount, StockCountEntry
 from vaultsync.store.models.locations import Location
 from vaultsync.store.models.pos import Cart, GiftCard, GiftCardEntry, PrintJob
-from vaultsync.store.models.pricing import PriceFeed, PriceFeedState, PriceReview, PriceRule, PriceUpdate
+from vaultsync.store.models.pricing import (
+    PriceConfirmation,
+    PriceFeed,
+    PriceFeedState,
+    PriceReview,
+    PriceRule,
+    PriceUpdate,
+)
 from vaultsync.store.models.settings import Setting
 from vaultsync.store.models.shifts import CashMovement, Shift
 from vaultsync.store.models.stock import StockLevel, StockMovement
@@ -48,6 +55,7 @@ __all__ = [
     "NodeState",
     "PairingCode",
     "PeerLink",
+    "PriceConfirmation",
     "PriceFeed",
     "PriceFeedState",
     "PriceReview",

@@ -99,6 +99,9 @@ class Sku(IdMixin, TimestampMixin, Base):
     price_source: Mapped[str | None] = mapped_column(String(32), default=None)
     price_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cost_basis_cents: Mapped[int | None] = mapped_column(CentsType, default=None)
+    #: a manager fixed the shelf price by hand (a showcase card): imports, feeds and pricing
+    #: rules never change it; the market price and its history still follow the feeds
+    price_locked: Mapped[bool] = mapped_column(Boolean, default=False)
     #: sales counter used as a popularity signal in search ranking
     popularity: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

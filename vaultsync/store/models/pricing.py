@@ -4,6 +4,9 @@ What replicates and why:
 
 * ``price_updates`` is a ledger: every change of a SKU's market or shelf price, from any
   terminal, is kept (union merge) so the history of a card is complete everywhere.
+* ``price_confirmations`` is a ledger too: one row per import or feed fetch saying which
+  SKUs' prices it confirmed unchanged, so a re-import of a million unchanged prices is one
+  row, not a million SKU updates (see :mod:`vaultsync.services.price_age`).
 * ``price_reviews``, ``price_rules`` and ``price_feeds`` are mutable shop data (last
   writer wins per column): a manager deciding a review or editing a rule on the desk is
   seen at every register.
@@ -17,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vaultsync.store.base import Base, IdMixin, TimestampMixin
@@ -48,6 +51,37 @@ class PriceUpdate(IdMixin, Base):
     #: that shelf move here, in the same entry (one event, one row)
     shelf_old_cents: Mapped[int | None] = mapped_column(CentsType, default=None)
     shelf_new_cents: Mapped[int | None] = mapped_column(CentsType, default=None)
+
+
+class PriceConfirmation(IdMixin, Base):
+    """An import or feed fetch that confirmed SKUs' market prices unchanged, as of a time.
+
+    A SKU's price age is the newer of its own ``price_as_of`` (set when its price changes)
+    and the ``as_of`` of the latest confirmation covering it. Which SKUs a row covers is
+    stored compactly, whichever way is smaller:
+
+    * ``mode = "only"``: exactly the SKUs listed in ``skus``;
+    * ``mode = "except"``: every SKU created at or before ``scope_until`` (the catalog the
+      import read) except those listed — a full-catalog file lists only the few it did
+      not confirm (held for review, bad rows, SKUs not in the file).
+
+    ``skus`` is the sorted, newline-separated SKU ids, zlib-compressed. Insert-only:
+    a confirmation is never edited, so readers cache its decoded set by id.
+    """
+
+    __tablename__ = "price_confirmations"
+    __replication__ = "ledger"
+
+    source: Mapped[str] = mapped_column(String(32))
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    mode: Mapped[str] = mapped_column(String(8))  # "only" | "except"
+    scope_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: how many SKUs are listed in ``skus`` (for people and sanity checks)
+    listed: Mapped[int] = mapped_column(Integer, default=0)
+    skus: Mapped[bytes] = mapped_column(LargeBinary)
+    batch_id: Mapped[str | None] = mapped_column(String(ID_LEN), default=None)
+    node_id: Mapped[str] = mapped_column(String(NODE_LEN))
+    hlc: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class PriceReview(IdMixin, TimestampMixin, Base):
