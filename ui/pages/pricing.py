@@ -56,6 +56,7 @@ FEED_COLUMNS: list[dict[str, Any]] = [
     {"name": "age", "label": "Last good fetch", "field": "age", "align": "right"},
     {"name": "failures", "label": "Failures", "field": "failures", "align": "right"},
     {"name": "last", "label": "Last result", "field": "last", "align": "left"},
+    {"name": "key", "label": "API key", "field": "key", "align": "left"},
 ]
 ERROR_COLUMNS: list[dict[str, Any]] = [
     {"name": "line", "label": "Line", "field": "line", "align": "right"},
@@ -512,6 +513,7 @@ class PricingPage:
             ui.button("Delete selected", icon="delete", on_click=self._delete_feed).props(
                 "flat no-caps color=negative"
             ).mark("feed-delete")
+        self._build_feed_key()
         with ui.card().classes("w-full p-4 gap-2"):
             ui.label("New feed").classes("text-lg font-semibold")
             with ui.row().classes("gap-3 items-center"):
@@ -551,6 +553,8 @@ class PricingPage:
                     .mark("feed-interval")
                 )
                 self.f_valid = ui.switch("Apply valid rows when some are bad").mark("feed-valid-only")
+            with ui.row().classes("gap-3 items-center"):
+                self.f_key_name, self.f_key_value = self._key_inputs("feed")
             ui.button("Add feed", icon="add", on_click=self._add_feed).props(
                 "unelevated no-caps color=primary"
             ).mark("feed-add")
@@ -577,6 +581,7 @@ class PricingPage:
                     if f.last_attempt_at
                     else DASH
                 ),
+                "key": f"set ({', '.join(f.header_names)})" if f.header_names else "not set",
             }
             for f in feeds
         ]
@@ -592,14 +597,91 @@ class PricingPage:
             backoff_ms=int(self.f_backoff.value or 0),
             interval_minutes=int(self.f_interval.value or 0),
             valid_rows_only=bool(self.f_valid.value),
+            headers=self._key_change(self.f_key_name, self.f_key_value),
         )
         try:
             feed = await off_loop(get_services().price_feeds.save_feed, data, actor=self.actor)
         except Exception as exc:
             self.fail(exc)
             return
+        self.f_key_value.value = ""  # a secret does not linger in the browser
         self.say(f"Feed {feed.name!r} saved.")
         await self.refresh_feeds()
+
+    # -- the API key (request header) of a feed: write-only, so the form never shows a stored value
+
+    @staticmethod
+    def _key_inputs(prefix: str) -> tuple[ui.input, ui.input]:
+        name = (
+            ui.input("Key header", value="Authorization", placeholder="Authorization or X-Api-Key")
+            .props("outlined dense")
+            .classes("w-56")
+            .mark(f"{prefix}-key-name")
+        )
+        value = (
+            ui.input("API key (write-only)", password=True, password_toggle_button=True)
+            .props('outlined dense autocomplete="off"')
+            .classes("w-96")
+            .mark(f"{prefix}-key-value")
+        )
+        return name, value
+
+    @staticmethod
+    def _key_change(name: ui.input, value: ui.input) -> dict[str, str | None] | None:
+        """The header change the inputs ask for: None when no key was typed (keep what is stored)."""
+        secret = str(value.value or "")
+        if not secret.strip():
+            return None
+        return {str(name.value or "").strip(): secret}
+
+    def _build_feed_key(self) -> None:
+        with ui.row().classes("gap-3 items-center"):
+            ui.label("API key of the selected feed:").classes("text-base")
+            self.k_name, self.k_value = self._key_inputs("selected-feed")
+            ui.button("Set key", icon="key", on_click=self._set_feed_key).props("outline no-caps").mark(
+                "feed-key-set"
+            )
+            ui.button("Clear key", icon="key_off", on_click=self._clear_feed_key).props(
+                "flat no-caps color=negative"
+            ).mark("feed-key-clear")
+
+    async def _save_feed_headers(self, headers: dict[str, str | None] | None, clear: bool) -> None:
+        if not self.feed_table.selected:
+            self.say("Select a feed first.", ok=False)
+            return
+        services = get_services()
+        try:
+            view: FeedView = await off_loop(services.price_feeds.feed, self.feed_table.selected[0]["id"])
+            data = FeedInput(
+                name=view.name,
+                url=view.url,
+                format=view.format,
+                timeout_seconds=view.timeout_seconds,
+                retries=view.retries,
+                backoff_ms=view.backoff_ms,
+                interval_minutes=view.interval_minutes,
+                valid_rows_only=view.valid_rows_only,
+                is_active=view.is_active,
+                headers=headers,
+                clear_headers=clear,
+            )
+            await off_loop(services.price_feeds.save_feed, data, actor=self.actor, feed_id=view.id)
+        except Exception as exc:
+            self.fail(exc)
+            return
+        self.k_value.value = ""
+        self.say(f"{view.name}: API key {'saved' if headers else 'cleared'}.")
+        await self.refresh_feeds()
+
+    async def _set_feed_key(self) -> None:
+        change = self._key_change(self.k_name, self.k_value)
+        if change is None:
+            self.say("Type the API key first.", ok=False)
+            return
+        await self._save_feed_headers(change, clear=True)  # the one key replaces any other
+
+    async def _clear_feed_key(self) -> None:
+        await self._save_feed_headers(None, clear=True)
 
     async def _fetch(self) -> None:
         if not self.feed_table.selected:
