@@ -25,7 +25,7 @@ from vaultsync.domain.price_rules import Rounding
 from vaultsync.services.auth import UserView
 from vaultsync.services.price_feeds import FeedInput, FeedView
 from vaultsync.services.price_import import ImportReport
-from vaultsync.services.pricing import ReviewDecision, RuleInput, SkuPrices
+from vaultsync.services.pricing import MAX_UPLOAD_BYTES, ReviewDecision, RuleInput, SkuPrices
 
 SKU_PATH = f"{PRICING_PATH}/sku"
 ANY = ""
@@ -233,9 +233,16 @@ class PricingPage:
             "nothing is written until you import, and a file with bad rows is imported only if you "
             "choose to import just its valid rows."
         ).classes("text-base text-slate-600")
-        ui.upload(label="Price file (.csv)", auto_upload=True, on_upload=self._on_upload).props(
-            "accept=.csv,text/csv"
-        ).classes("w-full max-w-xl").mark("import-upload")
+        # the uploaded file stays here, on the server (a price export is tens of MB: not for the
+        # browser's text box); text pasted into the box is imported instead when there is any
+        self.upload_data: bytes | None = None
+        ui.upload(
+            label="Price file (.csv)",
+            auto_upload=True,
+            max_file_size=MAX_UPLOAD_BYTES,
+            on_upload=self._on_upload,
+            on_rejected=lambda: self.say("That file is larger than 512 MB.", ok=False),
+        ).props("accept=.csv,text/csv").classes("w-full max-w-xl").mark("import-upload")
         self.import_text = (
             ui.textarea("…or paste the CSV here")
             .props("outlined")
@@ -290,23 +297,21 @@ class PricingPage:
         self.preview_table.set_visibility(False)
 
     async def _on_upload(self, e: events.UploadEventArguments) -> None:
-        data = await e.file.read()
-        try:
-            self.import_text.value = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            self.say("That file is not a text (CSV) file.", ok=False)
-            return
-        self.say(f"Loaded {e.file.name}: press Preview.")
+        # kept as bytes: the service decodes (UTF-8 or Windows-1252) and refuses binary files
+        self.upload_data = await e.file.read()
+        self.import_text.value = ""
+        self.say(f"Loaded {e.file.name} ({len(self.upload_data):,} bytes): press Preview.")
 
     async def _import(self, *, dry_run: bool) -> None:
         text = str(self.import_text.value or "")
-        if not text.strip():
+        data: bytes | str | None = text if text.strip() else self.upload_data
+        if not data:
             self.say("Upload or paste a price file first.", ok=False)
             return
         try:
             report: ImportReport = await off_loop(
                 get_services().pricing.import_file,
-                text,
+                data,
                 actor=self.actor,
                 source=str(self.import_source.value or "csv-import"),
                 dry_run=dry_run,
