@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from vaultsync import __version__, cli_sync
+from vaultsync import __version__, cli_prices, cli_sync
 from vaultsync.config import Config
 from vaultsync.domain.errors import VaultSyncError
 
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stdin", action="store_true", help="read the new secret from standard input")
     p.set_defaults(func=cmd_user_passwd)
     cli_sync.add_commands(sub, _common)
+    cli_prices.add_commands(sub, _common)
     return parser
 
 

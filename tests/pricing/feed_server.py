@@ -16,6 +16,10 @@ class Script:
 
     answers: list[tuple[int, str, bytes, float]] = field(default_factory=list)
     hits: int = 0
+    #: (name, value) a request must carry, else HTTP 401 (as a feed with an API key answers)
+    require_header: tuple[str, str] | None = None
+    #: the headers of every request received (lower-case names)
+    seen_headers: list[dict[str, str]] = field(default_factory=list)
 
     def next(self) -> tuple[int, str, bytes, float]:
         answer = self.answers[min(self.hits, len(self.answers) - 1)]
@@ -29,7 +33,12 @@ def feed_server(script: Script) -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            status, ctype, body, delay = script.next()
+            script.seen_headers.append({k.lower(): v for k, v in self.headers.items()})
+            need = script.require_header
+            if need is not None and self.headers.get(need[0]) != need[1]:
+                status, ctype, body, delay = 401, "application/json", b'{"error": "invalid API key"}', 0.0
+            else:
+                status, ctype, body, delay = script.next()
             if delay:
                 time.sleep(delay)
             try:

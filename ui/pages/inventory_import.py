@@ -40,7 +40,11 @@ class ImportScreen:
             ui.label(TEMPLATE_HEADER).classes("font-mono text-sm break-all").mark("import-columns")
             self.upload = (
                 ui.upload(
-                    label="CSV file", auto_upload=True, max_file_size=MAX_BYTES, on_upload=self._uploaded
+                    label="CSV file",
+                    auto_upload=True,
+                    max_file_size=MAX_BYTES,
+                    on_upload=self._uploaded,
+                    on_rejected=self._too_large,
                 )
                 .props("accept=.csv,text/csv flat bordered")
                 .classes("w-full")
@@ -82,6 +86,10 @@ class ImportScreen:
             )
         self.actions.set_visibility(False)
         self.result = ui.label().classes("text-positive font-medium text-lg").mark("import-result")
+
+    def _too_large(self) -> None:
+        """The browser refuses a file over the limit without sending it: say so."""
+        self.error.set_text(f"That file is larger than {MAX_BYTES // (1024 * 1024)} MB: import it in parts")
 
     async def _uploaded(self, e: events.UploadEventArguments) -> None:
         self.data = await e.file.read()

@@ -25,7 +25,7 @@ from vaultsync.domain.price_rules import Rounding
 from vaultsync.services.auth import UserView
 from vaultsync.services.price_feeds import FeedInput, FeedView
 from vaultsync.services.price_import import ImportReport
-from vaultsync.services.pricing import ReviewDecision, RuleInput, SkuPrices
+from vaultsync.services.pricing import MAX_UPLOAD_BYTES, ReviewDecision, RuleInput, SkuPrices
 
 SKU_PATH = f"{PRICING_PATH}/sku"
 ANY = ""
@@ -56,6 +56,7 @@ FEED_COLUMNS: list[dict[str, Any]] = [
     {"name": "age", "label": "Last good fetch", "field": "age", "align": "right"},
     {"name": "failures", "label": "Failures", "field": "failures", "align": "right"},
     {"name": "last", "label": "Last result", "field": "last", "align": "left"},
+    {"name": "key", "label": "API key", "field": "key", "align": "left"},
 ]
 ERROR_COLUMNS: list[dict[str, Any]] = [
     {"name": "line", "label": "Line", "field": "line", "align": "right"},
@@ -232,9 +233,16 @@ class PricingPage:
             "nothing is written until you import, and a file with bad rows is imported only if you "
             "choose to import just its valid rows."
         ).classes("text-base text-slate-600")
-        ui.upload(label="Price file (.csv)", auto_upload=True, on_upload=self._on_upload).props(
-            "accept=.csv,text/csv"
-        ).classes("w-full max-w-xl").mark("import-upload")
+        # the uploaded file stays here, on the server (a price export is tens of MB: not for the
+        # browser's text box); text pasted into the box is imported instead when there is any
+        self.upload_data: bytes | None = None
+        ui.upload(
+            label="Price file (.csv)",
+            auto_upload=True,
+            max_file_size=MAX_UPLOAD_BYTES,
+            on_upload=self._on_upload,
+            on_rejected=lambda: self.say("That file is larger than 512 MB.", ok=False),
+        ).props("accept=.csv,text/csv").classes("w-full max-w-xl").mark("import-upload")
         self.import_text = (
             ui.textarea("…or paste the CSV here")
             .props("outlined")
@@ -289,23 +297,21 @@ class PricingPage:
         self.preview_table.set_visibility(False)
 
     async def _on_upload(self, e: events.UploadEventArguments) -> None:
-        data = await e.file.read()
-        try:
-            self.import_text.value = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            self.say("That file is not a text (CSV) file.", ok=False)
-            return
-        self.say(f"Loaded {e.file.name}: press Preview.")
+        # kept as bytes: the service decodes (UTF-8 or Windows-1252) and refuses binary files
+        self.upload_data = await e.file.read()
+        self.import_text.value = ""
+        self.say(f"Loaded {e.file.name} ({len(self.upload_data):,} bytes): press Preview.")
 
     async def _import(self, *, dry_run: bool) -> None:
         text = str(self.import_text.value or "")
-        if not text.strip():
+        data: bytes | str | None = text if text.strip() else self.upload_data
+        if not data:
             self.say("Upload or paste a price file first.", ok=False)
             return
         try:
             report: ImportReport = await off_loop(
                 get_services().pricing.import_file,
-                text,
+                data,
                 actor=self.actor,
                 source=str(self.import_source.value or "csv-import"),
                 dry_run=dry_run,
@@ -513,6 +519,7 @@ class PricingPage:
             ui.button("Delete selected", icon="delete", on_click=self._delete_feed).props(
                 "flat no-caps color=negative"
             ).mark("feed-delete")
+        self._build_feed_key()
         with ui.card().classes("w-full p-4 gap-2"):
             ui.label("New feed").classes("text-lg font-semibold")
             with ui.row().classes("gap-3 items-center"):
@@ -552,6 +559,8 @@ class PricingPage:
                     .mark("feed-interval")
                 )
                 self.f_valid = ui.switch("Apply valid rows when some are bad").mark("feed-valid-only")
+            with ui.row().classes("gap-3 items-center"):
+                self.f_key_name, self.f_key_value = self._key_inputs("feed")
             ui.button("Add feed", icon="add", on_click=self._add_feed).props(
                 "unelevated no-caps color=primary"
             ).mark("feed-add")
@@ -578,6 +587,7 @@ class PricingPage:
                     if f.last_attempt_at
                     else DASH
                 ),
+                "key": f"set ({', '.join(f.header_names)})" if f.header_names else "not set",
             }
             for f in feeds
         ]
@@ -593,14 +603,91 @@ class PricingPage:
             backoff_ms=int(self.f_backoff.value or 0),
             interval_minutes=int(self.f_interval.value or 0),
             valid_rows_only=bool(self.f_valid.value),
+            headers=self._key_change(self.f_key_name, self.f_key_value),
         )
         try:
             feed = await off_loop(get_services().price_feeds.save_feed, data, actor=self.actor)
         except Exception as exc:
             self.fail(exc)
             return
+        self.f_key_value.value = ""  # a secret does not linger in the browser
         self.say(f"Feed {feed.name!r} saved.")
         await self.refresh_feeds()
+
+    # -- the API key (request header) of a feed: write-only, so the form never shows a stored value
+
+    @staticmethod
+    def _key_inputs(prefix: str) -> tuple[ui.input, ui.input]:
+        name = (
+            ui.input("Key header", value="Authorization", placeholder="Authorization or X-Api-Key")
+            .props("outlined dense")
+            .classes("w-56")
+            .mark(f"{prefix}-key-name")
+        )
+        value = (
+            ui.input("API key (write-only)", password=True, password_toggle_button=True)
+            .props('outlined dense autocomplete="off"')
+            .classes("w-96")
+            .mark(f"{prefix}-key-value")
+        )
+        return name, value
+
+    @staticmethod
+    def _key_change(name: ui.input, value: ui.input) -> dict[str, str | None] | None:
+        """The header change the inputs ask for: None when no key was typed (keep what is stored)."""
+        secret = str(value.value or "")
+        if not secret.strip():
+            return None
+        return {str(name.value or "").strip(): secret}
+
+    def _build_feed_key(self) -> None:
+        with ui.row().classes("gap-3 items-center"):
+            ui.label("API key of the selected feed:").classes("text-base")
+            self.k_name, self.k_value = self._key_inputs("selected-feed")
+            ui.button("Set key", icon="key", on_click=self._set_feed_key).props("outline no-caps").mark(
+                "feed-key-set"
+            )
+            ui.button("Clear key", icon="key_off", on_click=self._clear_feed_key).props(
+                "flat no-caps color=negative"
+            ).mark("feed-key-clear")
+
+    async def _save_feed_headers(self, headers: dict[str, str | None] | None, clear: bool) -> None:
+        if not self.feed_table.selected:
+            self.say("Select a feed first.", ok=False)
+            return
+        services = get_services()
+        try:
+            view: FeedView = await off_loop(services.price_feeds.feed, self.feed_table.selected[0]["id"])
+            data = FeedInput(
+                name=view.name,
+                url=view.url,
+                format=view.format,
+                timeout_seconds=view.timeout_seconds,
+                retries=view.retries,
+                backoff_ms=view.backoff_ms,
+                interval_minutes=view.interval_minutes,
+                valid_rows_only=view.valid_rows_only,
+                is_active=view.is_active,
+                headers=headers,
+                clear_headers=clear,
+            )
+            await off_loop(services.price_feeds.save_feed, data, actor=self.actor, feed_id=view.id)
+        except Exception as exc:
+            self.fail(exc)
+            return
+        self.k_value.value = ""
+        self.say(f"{view.name}: API key {'saved' if headers else 'cleared'}.")
+        await self.refresh_feeds()
+
+    async def _set_feed_key(self) -> None:
+        change = self._key_change(self.k_name, self.k_value)
+        if change is None:
+            self.say("Type the API key first.", ok=False)
+            return
+        await self._save_feed_headers(change, clear=True)  # the one key replaces any other
+
+    async def _clear_feed_key(self) -> None:
+        await self._save_feed_headers(None, clear=True)
 
     async def _fetch(self) -> None:
         if not self.feed_table.selected:

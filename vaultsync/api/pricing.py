@@ -84,6 +84,10 @@ class LockIn(Body):
     reason: str | None = Field(default=None, max_length=200)
 
 
+HeaderName = Annotated[str, Field(max_length=64)]
+HeaderValue = Annotated[str, Field(max_length=4096)]
+
+
 class FeedIn(Body):
     name: str = Field(min_length=1, max_length=26)
     url: str = Field(min_length=1, max_length=500)
@@ -94,6 +98,10 @@ class FeedIn(Body):
     interval_minutes: int = Field(default=360, ge=5, le=10_080)
     valid_rows_only: bool = False
     is_active: bool = True
+    #: API key headers, write-only: name -> value sets or replaces, name -> null removes;
+    #: omitted keeps the stored ones (GET shows only ``header_names``, never a value)
+    headers: dict[HeaderName, HeaderValue | None] | None = Field(default=None, max_length=8)
+    clear_headers: bool = False
 
 
 def report_json(report: ImportReport) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from vaultsync.domain.enums import MovementReason, ProductKind, Role
 from vaultsync.domain.errors import ValidationError, VaultSyncError
 from vaultsync.domain.ids import new_id
 from vaultsync.domain.money import MoneyError, parse_cents
+from vaultsync.pricing.csv_formats import looks_like_html
 from vaultsync.services import audit
 from vaultsync.services.auth import UserView, require_role
 from vaultsync.services.catalog import (
@@ -145,6 +146,8 @@ def _rows(data: bytes | str) -> tuple[list[str], Iterable[tuple[int, list[str]]]
         text = data
     if "\x00" in text:
         raise ValidationError("the file contains NUL bytes: it is not a CSV file")
+    if looks_like_html(text[:1024]):
+        raise ValidationError("the file is a web page (HTML), not a CSV export: nothing was imported")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)

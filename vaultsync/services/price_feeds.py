@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,6 +50,11 @@ class FeedInput:
     interval_minutes: int = 360
     valid_rows_only: bool = False
     is_active: bool = True
+    #: request header changes (API keys): name -> new value, or None to remove that header;
+    #: None leaves the stored headers as they are (they are never sent back to be re-saved)
+    headers: Mapping[str, str | None] | None = None
+    #: remove every stored header first (then ``headers`` may add new ones)
+    clear_headers: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ class FeedView:
     last_errors: int
     #: hours since the last successful fetch (None: never)
     age_hours: float | None
+    #: names of the request headers that are set (their values are write-only: never shown)
+    header_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,7 @@ class PriceFeedService:
             last_held=st.last_held if st else 0,
             last_errors=st.last_errors if st else 0,
             age_hours=(now - success).total_seconds() / 3600 if success else None,
+            header_names=tuple(sorted(f.request_headers or {})),
         )
 
     @staticmethod
@@ -191,6 +199,7 @@ class PriceFeedService:
                 feed = found
                 for k, v in values.items():
                     setattr(feed, k, v)
+            headers_changed = _apply_headers(feed, data)
             s.flush()
             audit.record(
                 s,
@@ -198,7 +207,7 @@ class PriceFeedService:
                 user_id=actor.id,
                 entity_type="price_feed",
                 entity_id=feed.id,
-                after=values,
+                after={**values, **_headers_audit(feed, headers_changed)},
             )
             return self._view(feed, s.get(PriceFeedState, feed.id))
 
@@ -238,6 +247,7 @@ class PriceFeedService:
                 timeout_s=feed.timeout_seconds,
                 retries=feed.retries,
                 backoff_s=feed.backoff_ms / 1000,
+                headers=FeedSettings.header_tuple(feed.request_headers),
             )
         started = time.monotonic()
         attempt_at = utcnow()
@@ -334,6 +344,45 @@ class PriceFeedService:
             older=int(counts.get("older", 0)),
             never=int(counts.get("never", 0)),
         )
+
+
+# ---------------------------------------------------------------------------- request headers
+
+
+def merge_headers(
+    stored: Mapping[str, str] | None, changes: Mapping[str, str | None] | None, *, clear: bool = False
+) -> dict[str, str]:
+    """The headers after a save: ``changes`` set (or with None remove) headers by name, case-
+    insensitively ("x-api-key" replaces "X-Api-Key"); ``clear`` starts from none."""
+    out = {} if clear else dict(stored or {})
+    for raw, value in (changes or {}).items():
+        name = (raw or "").strip()
+        for old in [k for k in out if k.lower() == name.lower()]:
+            del out[old]
+        if value is not None:
+            out[name] = value.strip(" \t")  # a CR/LF stays, to be refused by the validation
+    return out
+
+
+def _apply_headers(feed: PriceFeed, data: FeedInput) -> bool:
+    """Store the feed's new request headers (validated against its URL); whether they changed."""
+    before = dict(feed.request_headers or {})
+    if data.headers is None and not data.clear_headers:
+        after = before
+    else:
+        after = merge_headers(before, data.headers, clear=data.clear_headers)
+    problems = FeedSettings(url=feed.url, headers=FeedSettings.header_tuple(after)).problems()
+    if problems:
+        raise ValidationError("; ".join(problems))
+    if after == before:
+        return False
+    feed.request_headers = after or None
+    return True
+
+
+def _headers_audit(feed: PriceFeed, changed: bool) -> dict[str, object]:
+    """What the audit log keeps of the headers: their names and whether they changed, never a value."""
+    return {"request_headers": sorted(feed.request_headers or {}), "request_headers_changed": changed}
 
 
 class FeedScheduler:

@@ -156,6 +156,9 @@ class PriceFeed(IdMixin, TimestampMixin, Base):
     #: a fetch with bad rows applies the valid ones (True) or nothing at all (False)
     valid_rows_only: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: extra request headers, e.g. {"Authorization": "Bearer ..."}: secrets, never shown back
+    #: (see vaultsync.services.price_feeds); replicated so every manager station can fetch
+    request_headers: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
 
 class PriceFeedState(Base):
