@@ -20,7 +20,7 @@ Two measurements, each with its anchor from the same run:
 Run::
 
     .venv/bin/python -m benchmarks.bench_sync                       # quick: 10 nodes x 20 sales
-    .venv/bin/python -m benchmarks.bench_sync --nodes 50 --sales 1000 --degree 4   # the issue's scale
+    .venv/bin/python -m benchmarks.bench_mesh --help   # 50 terminals: one process each (bench_mesh.py)
     .venv/bin/python -m benchmarks --only sync                      # via the suite runner
 """
 

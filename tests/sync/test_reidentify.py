@@ -25,6 +25,7 @@ from vaultsync.services.checkout import CheckoutService
 from vaultsync.services.shop import ShopService
 from vaultsync.store import Store, open_store
 from vaultsync.store.models import Change, Node, NodeState, SyncAlert, Transaction
+from vaultsync.sync import alerts as alerts_mod
 from vaultsync.sync import pairing, pki, reidentify
 from vaultsync.sync.apply import vector_clock
 from vaultsync.sync.node import SyncNode
@@ -174,6 +175,8 @@ def test_a_restored_terminal_is_detected_renumbered_and_loses_nothing(
             alerts = s.scalars(select(SyncAlert).where(SyncAlert.kind == reidentify.REIDENTIFIED)).all()
         assert len(alerts) == 1 and alerts[0].subject_id == r.old_id
         assert alerts[0].details["rehomed"] == done.rehomed
+        listed = alerts_mod.list_alerts(r.a, kind=reidentify.REIDENTIFIED)  # the manager's filter knows it
+        assert [a.subject_id for a in listed] == [r.old_id]
     finally:
         r.close()
 

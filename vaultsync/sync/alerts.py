@@ -31,7 +31,9 @@ OVERSELL = "oversell"
 NEGATIVE_CREDIT = "negative_credit"
 UNIQUE_COLLISION = "unique_collision"
 DUPLICATE_CERT = "duplicate_cert"
-KINDS = (OVERSELL, NEGATIVE_CREDIT, UNIQUE_COLLISION, DUPLICATE_CERT)
+#: a terminal restored from an old backup took a new identity (vaultsync.sync.reidentify)
+REIDENTIFIED = "reidentified"
+KINDS = (OVERSELL, NEGATIVE_CREDIT, UNIQUE_COLLISION, DUPLICATE_CERT, REIDENTIFIED)
 
 WARNING = "warning"
 CRITICAL = "critical"

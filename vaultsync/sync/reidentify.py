@@ -93,7 +93,7 @@ LOG_KIND = "reid.log"
 MAX_PROBES = 64
 DIGEST_BYTES = 16
 #: alert kind recorded when a terminal took a new identity
-REIDENTIFIED = "reidentified"
+REIDENTIFIED = alerts_mod.REIDENTIFIED
 PENDING_FILE = "reidentify.json"
 RETIRED_DIR = "retired"
 
