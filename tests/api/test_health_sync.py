@@ -69,17 +69,22 @@ def test_peers_lag_and_alerts_of_a_running_node(mesh: Mesh, tmp_path: Path) -> N
 
         def peer_b(headers: dict[str, str]) -> dict[str, Any]:
             [peer] = detailed(client, headers)["sync"]["peers"]
-            assert peer["node_id"] == b.store.node_id
             return dict(peer)
 
-        assert wait_for(lambda: peer_b(manager)["online"] and peer_b(manager)["peer_lacks"] == 0)
+        def b_caught_up() -> bool:
+            # a's link to b is listed before its hello names b (node id "" until then)
+            peer = peer_b(manager)
+            return bool(peer["node_id"] == b.store.node_id and peer["online"] and peer["peer_lacks"] == 0)
+
+        assert wait_for(b_caught_up)
         body = detailed(client)
         sync = body["sync"]
         assert (sync["paired"], sync["enabled"], sync["port"]) == (True, True, mesh.ports[0])
         assert (sync["peers_known"], sync["peers_online"]) == (1, 1)
         assert "peers" not in sync  # without a manager's token: counts only
         peer = peer_b(manager)
-        assert peer["last_seen"] and peer["we_lack"] == 0 and peer["address"].startswith("127.0.0.1")
+        assert peer["node_id"] == b.store.node_id and peer["last_seen"] and peer["we_lack"] == 0
+        assert peer["address"].startswith("127.0.0.1")
 
         # b goes away; a keeps selling: a shows b offline and behind by a's new changes
         mesh.nodes[1].stop()

@@ -378,7 +378,8 @@ class Server:
 
 
 def _close_quietly(obj: Any) -> None:
-    with contextlib.suppress(pynng.NNGException):
+    # a context stop() already closed: pynng raises TypeError on a second close
+    with contextlib.suppress(pynng.NNGException, TypeError):
         obj.close()
 
 
