@@ -66,10 +66,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import Table
+from benchmarks.shop_keys import enroll
 from tests.services.pos_fixtures import build_pos
 from vaultsync.store import open_store
 from vaultsync.store.models import StockMovement
-from vaultsync.sync import pairing, pki
+from vaultsync.sync import pairing
 from vaultsync.sync.apply import apply_batch, vector_clock
 from vaultsync.sync.protocol import changes_for
 
@@ -144,23 +145,7 @@ def prepare(root: Path, p: Params) -> tuple[list[Spec], str, str, str]:
             d.mkdir()
             store = open_store(f"sqlite:///{d / 'vaultsync.db'}")
             try:
-                pairing.adopt_shop(store, first.shop_id)
-                key = pki.new_node_key()
-                cert = pki.issue_node_cert(
-                    ca.ca_key(),
-                    ca.ca_cert(),
-                    node_id=store.node_id,
-                    shop_id=ca.shop_id,
-                    public_key_pem=pki.public_pem(key),
-                )
-                pki.save_identity(
-                    d,
-                    ca_cert=ca.ca_cert_pem.encode(),
-                    node_cert=pki.cert_pem(cert),
-                    node_key=pki.key_pem(key),
-                    ca_key=None,
-                )
-                pairing.record_node(first, store.node_id, f"register {i}", pki.cert_pem(cert))
+                enroll(first, ca, store, d, f"register {i}")
                 specs.append(Spec(i, d, free_port(), 0, store.node_id))
             finally:
                 store.close()

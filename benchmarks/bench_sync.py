@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import Table
+from benchmarks.shop_keys import enroll
 from tests.services.pos_fixtures import Pos, build_pos
 from vaultsync.domain.enums import Tender
 from vaultsync.services.auth import AuthService
@@ -77,24 +78,7 @@ class Terminal:
             self.identity = pairing.init_shop(self.store, d, name="Bench Shop")
         else:
             # pairing itself is measured by the tests; here the first terminal signs directly
-            pairing.adopt_shop(self.store, first.store.shop_id)
-            ca = first.identity
-            key = pki.new_node_key()
-            cert = pki.issue_node_cert(
-                ca.ca_key(),
-                ca.ca_cert(),
-                node_id=self.store.node_id,
-                shop_id=ca.shop_id,
-                public_key_pem=pki.public_pem(key),
-            )
-            pki.save_identity(
-                d,
-                ca_cert=ca.ca_cert_pem.encode(),
-                node_cert=pki.cert_pem(cert),
-                node_key=pki.key_pem(key),
-                ca_key=None,
-            )
-            pairing.record_node(first.store, self.store.node_id, f"register {index}", pki.cert_pem(cert))
+            enroll(first.store, first.identity, self.store, d, f"register {index}")
             self.identity = pki.load_identity(d, node_id=self.store.node_id)
         self.port = _free_port()
         self.node: SyncNode | None = None
