@@ -9,11 +9,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from vaultsync.store import migrate, open_store
 from vaultsync.store.engine import make_engine
 from vaultsync.store.models import PriceReview, PriceUpdate, Sku
+
+
+def _one_sku(conn: Connection) -> None:
+    """A game, a product and SKU 's' (shelf $5.00), written as an older schema stores them."""
+    conn.execute(
+        text(
+            "INSERT INTO games (id, code, name, tax_category, sort_order, is_active, created_at, "
+            "updated_at) VALUES ('g', 'mtg', 'Magic', 'standard', 0, 1, '2026-01-01', '2026-01-01')"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO products (id, game_id, kind, name, language, attributes, is_active, created_at, "
+            "updated_at) VALUES ('p', 'g', 'single', 'Card', 'EN', '{}', 1, '2026-01-01', '2026-01-01')"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO skus (id, product_id, sku_code, finish, language, serialized, unit_size, "
+            "shelf_price_cents, popularity, is_active, created_at, updated_at) VALUES ('s', 'p', 'S-1', "
+            "'normal', 'EN', 0, 1, 500, 0, 1, '2026-01-01', '2026-01-01')"
+        )
+    )
 
 
 def test_price_rows_survive_the_upgrade(tmp_path: Path) -> None:
@@ -23,25 +46,7 @@ def test_price_rows_survive_the_upgrade(tmp_path: Path) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0003_column_versions")
-        conn.execute(
-            text(
-                "INSERT INTO games (id, code, name, tax_category, sort_order, is_active, created_at, "
-                "updated_at) VALUES ('g', 'mtg', 'Magic', 'standard', 0, 1, '2026-01-01', '2026-01-01')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO products (id, game_id, kind, name, language, attributes, is_active, created_at, "
-                "updated_at) VALUES ('p', 'g', 'single', 'Card', 'EN', '{}', 1, '2026-01-01', '2026-01-01')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO skus (id, product_id, sku_code, finish, language, serialized, unit_size, "
-                "shelf_price_cents, popularity, is_active, created_at, updated_at) VALUES ('s', 'p', 'S-1', "
-                "'normal', 'EN', 0, 1, 500, 0, 1, '2026-01-01', '2026-01-01')"
-            )
-        )
+        _one_sku(conn)
         conn.execute(
             text(
                 "INSERT INTO price_updates (id, sku_id, source, field, old_cents, new_cents, node_id, hlc, "
@@ -77,25 +82,7 @@ def test_existing_skus_are_unlocked_after_0008(tmp_path: Path) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0007_sync_net")
-        conn.execute(
-            text(
-                "INSERT INTO games (id, code, name, tax_category, sort_order, is_active, created_at, "
-                "updated_at) VALUES ('g', 'mtg', 'Magic', 'standard', 0, 1, '2026-01-01', '2026-01-01')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO products (id, game_id, kind, name, language, attributes, is_active, created_at, "
-                "updated_at) VALUES ('p', 'g', 'single', 'Card', 'EN', '{}', 1, '2026-01-01', '2026-01-01')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO skus (id, product_id, sku_code, finish, language, serialized, unit_size, "
-                "shelf_price_cents, popularity, is_active, created_at, updated_at) VALUES ('s', 'p', 'S-1', "
-                "'normal', 'EN', 0, 1, 500, 0, 1, '2026-01-01', '2026-01-01')"
-            )
-        )
+        _one_sku(conn)
     engine.dispose()
     store = open_store(url)
     try:
