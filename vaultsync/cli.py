@@ -257,6 +257,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         print(f"Creating a demo shop with {args.skus:,} SKUs in {config.data_dir} ...", flush=True)
         result = generate_demo_shop(services.store, skus=args.skus, seed=args.seed)  # marks shop.demo
+        services.shop.forget()  # the demo's shop name, not the default cached while it was built
         services.store.checkpoint()
         counts = ", ".join(f"{v:,} {k}" for k, v in result.counts.items())
         print(f"Done in {result.seconds:.1f} s: {counts}")

@@ -382,6 +382,21 @@ def test_same_seed_same_shop_other_seed_other_shop(tmp_path: Path) -> None:
     assert len(a) > 600
 
 
+def test_a_shop_service_that_read_settings_before_the_demo_was_built_sees_it_after_forget(
+    tmp_path: Path,
+) -> None:
+    """`vaultsync demo` builds its services first: the banner named the default shop."""
+    store = open_store(f"sqlite:///{tmp_path / 'demo.db'}")
+    try:
+        shop = ShopService(store)
+        assert shop.name == "My Card Shop"  # read (and cached) before the demo exists
+        generate_demo_shop(store, skus=200, seed=7)
+        shop.forget()
+        assert shop.name == "Dragon's Hoard Games"
+    finally:
+        store.close()
+
+
 # ----------------------------------------------------------------------------- refusals
 
 

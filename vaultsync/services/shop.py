@@ -109,7 +109,12 @@ class ShopService:
                 before={"value": before},
                 after={"value": value},
             )
-        self._cache = None  # this terminal sees its own change at once
+        self.forget()  # this terminal sees its own change at once
+
+    def forget(self) -> None:
+        """Drop the cached settings: the next read sees what was written behind this service
+        (the demo generator, a settings import), not what was cached up to 5 s before."""
+        self._cache = None
 
     @property
     def name(self) -> str:
