@@ -95,17 +95,19 @@ def sell(pos: Pos, request: str) -> None:
 
 
 def test_a_sale_is_pushed_to_a_connected_peer_at_once(mesh: Mesh) -> None:
-    a = mesh.terminal("a", [])
-    b = mesh.terminal("b", [mesh.ports[0]])
+    # anti-entropy is 1 h away from the start (a round already under way when the interval
+    # changed could otherwise deliver the sale first), so only live push can deliver in time
+    a = mesh.terminal("a", [], interval=3600)
+    b = mesh.terminal("b", [mesh.ports[0]], interval=3600)
     pos = build_pos(a.store)
     assert wait_for(lambda: caught_up(a.store, b.store))
     assert wait_for(lambda: any(p.ready for p in a.links()))  # a dialled back after b announced itself
-    # anti-entropy is slowed right down, so only live push can deliver in time
-    a.interval = b.interval = 3600
-    time.sleep(0.3)
+    pulled_before = sum(p.pulled for p in b.links())
     sell(pos, "live-1")
-    assert wait_for(lambda: caught_up(a.store, b.store), timeout=3.0)  # anti-entropy is 1 h away: only push
-    assert any(p.pushes for p in a.links())
+    assert wait_for(lambda: caught_up(a.store, b.store), timeout=3.0)
+    # b commits the pushed sale before a has read b's reply: wait for a to count the push
+    assert wait_for(lambda: any(p.pushes for p in a.links()), timeout=5.0)
+    assert sum(p.pulled for p in b.links()) == pulled_before  # b did not fetch it itself
 
 
 def test_a_peer_that_was_down_catches_up_by_anti_entropy(mesh: Mesh) -> None:
