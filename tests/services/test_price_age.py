@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from tests.services.pricing_fixtures import Shop, build_shop
 from vaultsync.services.auth import AuthService
 from vaultsync.services.inventory import InventoryService
-from vaultsync.services.price_age import EXCEPT, ONLY, decode_skus
+from vaultsync.services.price_age import EXCEPT, ONLY, AgeResolver, age_buckets, decode_skus
 from vaultsync.services.price_feeds import PriceFeedService
 from vaultsync.services.pricing import PricingService
 from vaultsync.services.shop import ShopService
@@ -184,3 +184,41 @@ def test_confirmations_replicate_and_give_the_same_ages_on_a_peer(tmp_path: Path
     finally:
         a.close()
         b.close()
+
+
+def test_age_buckets_agree_with_each_skus_own_age(shop: Shop) -> None:
+    """The catalog-wide buckets (one grouped query) put every SKU where its own age says,
+    across several confirmations of both modes and a SKU created after an import."""
+    age_back(shop, 40, shop.nm, shop.lp, shop.foil, shop.bolt, shop.slab)
+    shop.pricing.import_file(ALL_UNCHANGED.encode(), actor=shop.manager, source="all")  # except mode
+    age_back(shop, 50, shop.bolt)  # own price older than the first confirmation: it still covers it
+    with shop.store.uow() as uow:
+        product_id = uow.session.scalar(select(Product.id).limit(1))
+        uow.add(
+            Sku(
+                product_id=product_id,
+                sku_code="LATE-1",
+                shelf_price_cents=100,
+                market_price_cents=90,
+                price_as_of=utcnow() - timedelta(days=60),
+            )
+        )
+    shop.pricing.import_file((CSV + "MTG-DMU-107-LP,60.00\n").encode(), actor=shop.manager, source="lp")
+    shop.pricing.import_file((CSV + "MTG-DMU-107-NM,70.00\n").encode(), actor=shop.manager, source="nm")
+    confs = confirmations(shop)
+    assert [c.mode for c in confs] == [EXCEPT, ONLY, ONLY]
+    # a bucket per confirmation: newest first, as the feeds tab orders day/week/month
+    bounds = [(f"c{i}", c.as_of) for i, c in reversed(list(enumerate(confs)))]
+    with shop.store.read() as s:
+        got = age_buckets(s, bounds)
+        resolver = AgeResolver(s)
+        want = dict.fromkeys([*(name for name, _ in bounds), "older", "never"], 0)
+        for sku in s.scalars(select(Sku)):
+            age = resolver.of(sku).as_of
+            if sku.market_price_cents is None:
+                want["never"] += 1
+            else:
+                want[next((n for n, at in bounds if age is not None and age >= at), "older")] += 1
+    assert got == want
+    # the LATE SKU (after the except-mode import, never confirmed) is the one "older" price
+    assert (got["c2"], got["c1"], got["older"]) == (1, 1, 1)

@@ -23,10 +23,12 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from vaultsync.store.member_sets import is_sqlite, member_of, member_values
 from vaultsync.store.models import PriceConfirmation, Sku
 
 ONLY = "only"
@@ -82,13 +84,14 @@ def _remember(conf_id: str, skus: frozenset[str]) -> None:
 
 
 class AgeResolver:
-    """Resolves price ages against the confirmations newer than ``since`` (all when None).
+    """Resolves price ages against the confirmations newer than ``since`` (all when None;
+    ``inclusive`` also takes those exactly at ``since``, as a bucket bound does).
 
     Build one per request and reuse it for every SKU of a page: the confirmation headers
     are read once, their SKU sets lazily (and cached across requests).
     """
 
-    def __init__(self, session: Session, since: datetime | None = None) -> None:
+    def __init__(self, session: Session, since: datetime | None = None, *, inclusive: bool = False) -> None:
         self.session = session
         stmt = select(
             PriceConfirmation.id,
@@ -98,7 +101,8 @@ class AgeResolver:
             PriceConfirmation.scope_until,
         ).order_by(PriceConfirmation.as_of.desc(), PriceConfirmation.hlc.desc(), PriceConfirmation.id)
         if since is not None:
-            stmt = stmt.where(PriceConfirmation.as_of > since)
+            newer = PriceConfirmation.as_of >= since if inclusive else PriceConfirmation.as_of > since
+            stmt = stmt.where(newer)
         self.headers = [_Header(*row) for row in session.execute(stmt)]
         self._sets: dict[str, frozenset[str]] = {}
 
@@ -154,8 +158,9 @@ def age_buckets(session: Session, bounds: Sequence[tuple[str, datetime]]) -> dic
     ``bounds``: (name, oldest time) from the freshest bucket to the oldest, e.g.
     ``[("day", now - 1d), ("week", now - 7d), ("month", now - 30d)]``; a price older than
     the last bound counts as ``"older"``, a SKU without a market price as ``"never"``.
-    The database buckets each SKU's own price age; only confirmations newer than the
-    oldest bound can move a SKU to a fresher bucket, and only those are checked here.
+    One grouped query: the database buckets each SKU's own price age, and only the
+    confirmations newer than the oldest bound (each SKU set bound as one value, see
+    :mod:`vaultsync.store.member_sets`) can move a SKU to a fresher bucket.
     """
     names = [name for name, _ in bounds]
     own = case(
@@ -164,43 +169,38 @@ def age_buckets(session: Session, bounds: Sequence[tuple[str, datetime]]) -> dic
         *((Sku.price_as_of >= at, i) for i, (_name, at) in enumerate(bounds)),
         else_=len(bounds),
     )
+    resolver = AgeResolver(session, since=bounds[-1][1], inclusive=True)  # a bucket holds its bound
+    bucket: Any = own
+    params: dict[str, Any] = {}
+    if resolver.headers:
+        # a confirmation newer than a SKU's own price moves it to the confirmation's bucket;
+        # newest first, and the first that covers the SKU decides (a later one is older)
+        sqlite = is_sqlite(session.get_bind())
+        own_q = select(Sku.id.label("id"), Sku.created_at.label("created_at"), own.label("own")).subquery()
+        whens = []
+        for k, h in enumerate(resolver.headers):
+            conf_bucket = next((i for i, (_n, at) in enumerate(bounds) if h.as_of >= at), len(bounds))
+            name = f"confirmed_{k}"
+            params[name] = member_values(resolver.skus_of(h), sqlite=sqlite)
+            listed = member_of(own_q.c.id, name, sqlite=sqlite)
+            if h.mode == ONLY:
+                covered = listed
+            else:
+                covered = ~listed
+                if h.scope_until is not None:
+                    covered = and_(own_q.c.created_at <= h.scope_until, covered)
+            whens.append((and_(own_q.c.own > conf_bucket, covered), conf_bucket))
+        bucket = case((own_q.c.own == -2, -2), *whens, else_=own_q.c.own)
+        stmt = select(bucket, func.count()).select_from(own_q).group_by(bucket)
+    else:
+        stmt = select(own, func.count()).group_by(own)
     counts = [0] * (len(bounds) + 1)
     never = 0
-    resolver = AgeResolver(session, since=bounds[-1][1])
-    if not resolver.headers:
-        for bucket, n in session.execute(select(own, func.count()).group_by(own)):
-            if bucket == -2:
-                never += int(n)
-            else:
-                counts[int(bucket)] += int(n)
-        return _named(names, counts, never)
-    # each confirmation's bucket, and per SKU whether it is in the confirmation's scope
-    conf_bucket = [
-        next((i for i, (_n, at) in enumerate(bounds) if h.as_of >= at), len(bounds)) for h in resolver.headers
-    ]
-    scoped = [
-        case((Sku.created_at <= h.scope_until, 1), else_=0)
-        if h.mode == EXCEPT and h.scope_until
-        else literal(1)
-        for h in resolver.headers
-    ]
-    sets = [resolver.skus_of(h) for h in resolver.headers]
-    modes = [h.mode == ONLY for h in resolver.headers]
-    stmt = select(Sku.id, own, *scoped)
-    result = session.connection().execution_options(yield_per=20_000).execute(stmt)
-    confs = list(zip(conf_bucket, sets, modes, strict=True))
-    for row in result:
-        sku_id, bucket = row[0], row[1]
-        if bucket == -2:
-            never += 1
-            continue
-        for k, (cb, members, only) in enumerate(confs):
-            if cb >= bucket:
-                break  # newest first: no later confirmation can make it fresher
-            if (sku_id in members) if only else (row[2 + k] and sku_id not in members):
-                bucket = cb
-                break
-        counts[bucket] += 1
+    for b, n in session.execute(stmt, params):
+        if b == -2:
+            never += int(n)
+        else:
+            counts[int(b)] += int(n)
     return _named(names, counts, never)
 
 
