@@ -70,6 +70,27 @@ def test_the_same_count_committed_on_two_partitioned_terminals_adjusts_once(
     assert movements(a, pos.nm_id) == movements(b, pos.nm_id)
 
 
+def test_zero_missing_on_two_partitioned_terminals_zeroes_each_line_once(
+    shop: tuple[Pos, Store, Store, Store],
+) -> None:
+    pos, a, b, _ = shop
+    ops_a, ops_b = StockOpsService(a), StockOpsService(b)
+    count = ops_a.start_count(pos.case_id, actor=pos.manager)
+    ops_a.record_count(count.id, pos.nm_id, 3, actor=pos.cashier)
+    sync(a, b)
+    before = on_hand(a, pos.bulk_id)
+    assert before > 0
+    # both managers commit with "set what nobody counted to 0" while the terminals are cut off
+    assert ops_a.commit_count(count.id, actor=pos.manager, zero_missing=True).zeroed == 2
+    assert ops_b.commit_count(count.id, actor=pos.manager, zero_missing=True).zeroed == 2
+    exchange(a, b)
+    for sku_id in (pos.slab_id, pos.bulk_id):
+        assert on_hand(a, sku_id) == on_hand(b, sku_id) == 0  # zeroed once, not driven negative
+        assert movements(a, sku_id) == movements(b, sku_id)
+        assert [r for _i, _d, r in movements(a, sku_id)].count("count") == 1
+    assert on_hand(a, pos.nm_id) == on_hand(b, pos.nm_id) == 3
+
+
 def movements(store: Store, sku_id: str) -> list[tuple[str, int, str]]:
     with store.read() as s:
         rows = s.execute(

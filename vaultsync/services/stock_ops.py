@@ -29,8 +29,9 @@ or before the entry (a count adjustment is positioned at its own entry, not at i
 * expected items nobody counted are left alone unless the manager commits with
   ``zero_missing`` — then they are recorded as "not found" at the commit and zeroed.
 
-Adjustment movement ids are derived from the entry id, so a count committed on two terminals
-while partitioned cannot adjust the same line twice once they sync (the ledger is merged by
+Adjustment movement ids are derived from the entry id (and a "not found" entry's id from its
+count and line), so a count committed on two terminals while partitioned, with or without
+``zero_missing``, cannot adjust the same line twice once they sync (the ledger is merged by
 primary key). Abandoning on one terminal while committing on another while partitioned is not
 detected: the status is last-writer-wins, the movements stay.
 """
@@ -291,6 +292,13 @@ def subtree(s: Session, root_id: str) -> set[str]:
 def count_movement_id(entry_id: str) -> str:
     """The adjustment movement of a count entry has an id derived from it (see module doc)."""
     return hashlib.sha256(f"count-adjustment:{entry_id}".encode()).hexdigest()[:32]
+
+
+def missing_entry_id(count_id: str, sku_id: str, location_id: str) -> str:
+    """A "not found" entry's id is derived from its count and line, like the adjustment's, so
+    the same count committed with ``zero_missing`` on two partitioned terminals writes one
+    entry (and so one adjustment) per line once they sync, not two."""
+    return hashlib.sha256(f"count-missing:{count_id}:{sku_id}:{location_id}".encode()).hexdigest()[:32]
 
 
 def position_sum(s: Session, sku_id: str, location_id: str, position: int) -> int:
@@ -971,6 +979,7 @@ class StockOpsService:
                         continue
                     s.add(
                         StockCountEntry(
+                            id=missing_entry_id(count.id, sku_id, loc_id),
                             count_id=count.id,
                             sku_id=sku_id,
                             location_id=loc_id,
