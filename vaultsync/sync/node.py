@@ -42,7 +42,7 @@ from vaultsync.domain.errors import VaultSyncError
 from vaultsync.store import notify
 from vaultsync.store.database import Store
 from vaultsync.store.types import utcnow
-from vaultsync.sync import reidentify, transport
+from vaultsync.sync import greeting, reidentify, transport
 from vaultsync.sync.peers import PeerState, Trust, acknowledged_clocks, save_link
 from vaultsync.sync.pki import Identity
 
@@ -327,17 +327,15 @@ class SyncNode:
             link.client.close()
         for address in new:
             host, _, port = address.rpartition(":")
-            client = transport.Client(
+            client = greeting.dial(
                 self._client_tls,
                 host.strip("[]"),
                 int(port),
-                authorize=self.trust.authorize,
+                trust=self.trust,
                 timeout_ms=self._timeout,
-                unavailable=self._proto.PeerUnavailable,
-                remote_error=self._proto.ProtocolError,
+                proto=self._proto,
             )
             link = _Link(client, PeerState(address=address, source=wanted[address]))
-            client.open()
             with self._lock:
                 self._links[address] = link
 
@@ -360,15 +358,9 @@ class SyncNode:
     # -- hello + anti-entropy ----------------------------------------------------------------
 
     def _hello(self, link: _Link) -> None:
-        mine = self._proto.handle(self.store, "hello", {})
-        # the newest change of the peer's origin we hold: lets a restored peer notice (reidentify)
-        mine["tip"] = reidentify.tip_for(self.store, link.client.peer_node)
-        reply = link.client.call("hello", mine)
-        self._proto.check_hello(mine, reply)
+        reply = greeting.hello(self.store, link.client, self._proto)
         self._check_identity(reply)
         node = str(reply.get("node_id", ""))
-        if link.client.peer_node and node != link.client.peer_node:
-            raise self._proto.ProtocolError("peer's hello names another node than its certificate")
         st = link.state
         st.node_id = node
         st.clock = {str(k): int(v) for k, v in dict(reply.get("clock") or {}).items()}
@@ -414,7 +406,10 @@ class SyncNode:
                 self._push_wake.set()  # relay nothing, but our clock moved: peers' lag view
             return RoundResult(st.address, st.node_id, applied)
         except VaultSyncError as exc:
-            st.ready = st.ready and link.client.connected and not isinstance(exc, self._proto.ProtocolError)
+            # not ready until a hello succeeds again (the next maintainer step, for a connected
+            # link): a refused or timed-out peer is not "online", and a revoked terminal whose
+            # connections keep being accepted and dropped must not look ready between two drops
+            st.ready = False
             link.hello_pending = True
             st.last_error = str(exc)
             log.info("sync round with %s failed: %s", st.address, exc)
@@ -613,23 +608,11 @@ def one_shot(
     results: list[dict[str, Any]] = []
     for address in peers:
         host, port = parse_static_peer(address)
-        client = transport.Client(
-            tls,
-            host,
-            port,
-            authorize=trust.authorize,
-            timeout_ms=timeout_ms,
-            unavailable=proto.PeerUnavailable,
-            remote_error=proto.ProtocolError,
-        )
-        client.open()
+        client = greeting.dial(tls, host, port, trust=trust, timeout_ms=timeout_ms, proto=proto)
         row: dict[str, Any] = {"peer": address}
         try:
             client.wait_connected(5.0)
-            mine = proto.handle(store, "hello", {})
-            mine["tip"] = reidentify.tip_for(store, client.peer_node)
-            reply = client.call("hello", mine)
-            proto.check_hello(mine, reply)
+            reply = greeting.hello(store, client, proto)
             conflict = reidentify.detect(store, reply)
             if conflict is not None:
                 raise reidentify.RestoredTerminal(conflict)

@@ -452,27 +452,16 @@ def examine(
 ) -> tuple[IdentityConflict | None, int]:
     """Say hello to the peer at ``host:port`` with this terminal's certificate; return the
     conflict (if any) and the fork point of this terminal's origin."""
-    from vaultsync.sync import protocol, transport
+    from vaultsync.sync import greeting, protocol, transport
     from vaultsync.sync.peers import Trust
 
     trust = Trust(store)
     trust.refresh()
-    client = transport.Client(
-        transport.client_tls(identity),
-        host,
-        port,
-        authorize=trust.authorize,
-        timeout_ms=timeout_ms,
-        unavailable=protocol.PeerUnavailable,
-        remote_error=protocol.ProtocolError,
-    )
-    client.open()
+    tls = transport.client_tls(identity)
+    client = greeting.dial(tls, host, port, trust=trust, timeout_ms=timeout_ms, proto=protocol)
     try:
         client.wait_connected(timeout_ms / 1000)
-        mine = protocol.handle(store, "hello", {})
-        mine["tip"] = tip_for(store, client.peer_node)
-        reply = client.call("hello", mine)
-        protocol.check_hello(mine, reply)
+        reply = greeting.hello(store, client, protocol)
         conflict = detect(store, reply)
         if conflict is None:
             return None, _last_seq(store)
