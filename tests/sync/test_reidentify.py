@@ -308,17 +308,22 @@ def test_restored_terminal_is_refused_reidentified_by_a_manager_code_and_converg
             sell_on(register, f"after-{i}")
         assert last_seq(store) > peer_seq  # numbers the peers already hold, with other sales
 
-        restored = SyncNode(
-            store,
-            pki.load_identity(b_dir, node_id=old_id),
-            host="127.0.0.1",
-            port=mesh.ports[1],
-            static_peers=[f"127.0.0.1:{mesh.ports[0]}", f"127.0.0.1:{mesh.ports[2]}"],
-            zeroconf=False,
-            interval=0.3,
-        )
-        mesh.nodes[1] = restored
-        restored.start()
+        def till(identity: pki.Identity) -> SyncNode:
+            """The till's node on its old port, dialling the two others."""
+            node = SyncNode(
+                store,
+                identity,
+                host="127.0.0.1",
+                port=mesh.ports[1],
+                static_peers=[f"127.0.0.1:{mesh.ports[0]}", f"127.0.0.1:{mesh.ports[2]}"],
+                zeroconf=False,
+                interval=0.3,
+            )
+            mesh.nodes[1] = node
+            node.start()
+            return node
+
+        restored = till(pki.load_identity(b_dir, node_id=old_id))
         assert wait_for(lambda: restored.identity_conflict is not None, timeout=15)
         assert "re-identify" in (restored.status()["identity_conflict"] or "")
         restored.sync_now()
@@ -339,17 +344,7 @@ def test_restored_terminal_is_refused_reidentified_by_a_manager_code_and_converg
         with pytest.raises(ConflictError):  # the code is spent / the identity is sound now
             reidentify.reidentify(store, b_dir, ("127.0.0.1", mesh.ports[0]), code.code)
 
-        renewed = SyncNode(
-            store,
-            result.identity,
-            host="127.0.0.1",
-            port=mesh.ports[1],
-            static_peers=[f"127.0.0.1:{mesh.ports[0]}", f"127.0.0.1:{mesh.ports[2]}"],
-            zeroconf=False,
-            interval=0.3,
-        )
-        mesh.nodes[1] = renewed
-        renewed.start()
+        renewed = till(result.identity)
         stores = [a.store, store, c.store]
 
         def converged() -> bool:

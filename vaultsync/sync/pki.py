@@ -4,13 +4,15 @@ Trust model, in one paragraph: a shop has one CA (an EC P-256 key and a self-sig
 certificate) created by ``vaultsync shop init``. Every terminal holds a certificate
 signed by it whose subject CN is the terminal's node id and O the shop id; peers talk
 only over mutual TLS with ``auth_mode=required`` against that CA, so a device without
-such a certificate cannot complete a handshake at all. The CA certificate alone is not
-enough to be let in: the node id in the peer's certificate must also be a known,
-unrevoked row of the replicated ``nodes`` table, and the certificate's fingerprint must
-match the one recorded when the terminal was paired. Because every paired terminal
-can show a pairing code, paired terminals carry the CA key too; the fingerprint check
-is what keeps a certificate minted outside pairing (e.g. on a stolen, revoked
-terminal) from being accepted anywhere.
+such a certificate cannot complete a handshake at all. The peer's node id is read from
+the verified certificate's CN (pynng's ``tls-peer-cn``) and checked against the
+replicated ``nodes`` table on connect and on every message: a revoked terminal is
+refused and its open connections dropped (``peers.Trust.authorize``). Only the terminal
+that ran ``shop init`` holds the CA key, so only it can issue certificates (pairing); a
+stolen till can sell offline but cannot mint a certificate for another device. The
+certificate's fingerprint is recorded in ``nodes`` at pairing, for the manager and the
+audit; it is not compared on connect, because pynng does not expose the peer's
+certificate, only its CN.
 
 Files live in ``<data dir>/sync/`` with 0600 permissions (directory 0700)::
 
