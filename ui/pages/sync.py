@@ -110,6 +110,8 @@ class SyncScreen:
                 online = sum(1 for p in st.peers if p.online)
                 if not st.paired:
                     icon, color, text = "link_off", "negative", "This terminal is not paired with a shop"
+                elif st.identity_conflict:
+                    icon, color, text = "gpp_bad", "negative", "Restored from a backup: sync is stopped"
                 elif not st.running:
                     icon, color, text = "sync_disabled", "warning", "Sync is not running in this process"
                 elif online == 0:
@@ -135,6 +137,14 @@ class SyncScreen:
             ui.label(" · ".join(d for d in details if d)).classes("text-slate-600").mark("sync-details")
             if st.problem:
                 ui.label(st.problem).classes("text-negative").mark("sync-problem")
+            if st.identity_conflict:
+                ui.label(
+                    "This register keeps selling, but its sales reach no other terminal until it is "
+                    "re-identified: show a pairing code on the first terminal, stop VaultSync on this "
+                    "one, run `vaultsync sync reidentify HOST:PORT CODE` here (HOST:PORT: the first "
+                    "terminal's sync address) and start it again. Sales made here since the restore "
+                    "are kept and then shared."
+                ).classes("text-negative").mark("sync-reidentify")
             if st.refused_connections or st.rejected_messages:
                 ui.label(
                     f"Refused {st.refused_connections} connection(s) and {st.rejected_messages} message(s); "

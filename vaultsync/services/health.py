@@ -99,6 +99,8 @@ def sync_health(sync: SyncService, *, with_peers: bool) -> tuple[dict[str, Any],
         "alerts_critical": sum(1 for a in st.alerts if getattr(a, "severity", "") == "critical"),
         "rejected_messages": st.rejected_messages,
         "refused_connections": st.refused_connections,
+        # a restored terminal that must be re-identified before it syncs again (it still sells)
+        "identity_conflict": st.identity_conflict,
     }
     if with_peers:
         out["peers"] = [

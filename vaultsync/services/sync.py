@@ -71,6 +71,9 @@ class SyncStatus:
     refused_connections: int = 0
     last_rejection: str = ""
     problem: str | None = None
+    #: set when a peer showed this terminal was restored from an old backup: sync is stopped
+    #: (quarantined) until it is re-identified (``vaultsync sync reidentify``), selling goes on
+    identity_conflict: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,9 @@ class SyncService:
         node = self.node
         running = bool(node is not None and node.started)
         server = getattr(node, "server", None) if running else None
+        conflict = getattr(node, "identity_conflict", None) if running else None
+        if conflict is not None:
+            problem = f"sync stopped: {conflict.reason}"
         return SyncStatus(
             node_id=self.store.node_id,
             shop_id=self.store.shop_id,
@@ -210,6 +216,7 @@ class SyncService:
             refused_connections=server.stats.refused_peers if server else 0,
             last_rejection=server.stats.last_rejection if server else "",
             problem=problem,
+            identity_conflict=conflict.reason if conflict is not None else None,
         )
 
     # -- changing --------------------------------------------------------------------------
