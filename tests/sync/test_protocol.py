@@ -127,8 +127,9 @@ def test_pull_catches_up_in_bounded_batches(shop: tuple[Pos, Store, Store]) -> N
     assert result.applied == sum(calls) and max(calls) <= 7 and result.batches >= 9
     assert snapshot(a) == snapshot(b) and known(a) == known(b)
     assert on_hand(b, pos.nm_id) == 2
+    assert result.peer_clock == vector_clock(a)  # the caller's lag view, without another hello
     again = pull(b, link)
-    assert again.applied == 0 and again.batches == 0
+    assert again.applied == 0 and again.batches == 0 and again.peer_clock == vector_clock(a)
 
 
 def test_a_batch_is_cut_by_bytes_as_well_as_count(shop: tuple[Pos, Store, Store]) -> None:

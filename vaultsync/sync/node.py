@@ -398,9 +398,13 @@ class SyncNode:
             st.pulled += applied
             st.last_seen = utcnow()
             st.last_error = None
-            # refresh the peer's clock for the lag figures
-            reply = link.client.call("hello", self._proto.handle(self.store, "hello", {}))
-            st.clock = {str(k): int(v) for k, v in dict(reply.get("clock") or {}).items()}
+            # the peer's clock for the lag figures: from its last "changes" reply, or (a peer
+            # that does not send it) from one more hello
+            peer_clock = getattr(result, "peer_clock", None)
+            if peer_clock is None:
+                reply = link.client.call("hello", self._proto.handle(self.store, "hello", {}))
+                peer_clock = dict(reply.get("clock") or {})
+            st.clock = {str(k): int(v) for k, v in peer_clock.items()}
             if applied:
                 self.trust.refresh()
                 self._push_wake.set()  # relay nothing, but our clock moved: peers' lag view

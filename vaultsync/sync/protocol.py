@@ -235,6 +235,8 @@ class PullResult:
     credit_alerts: int
     #: the peer has compacted changes this node lacks: run :func:`reconcile` (or bootstrap)
     needs_reconcile: bool = False
+    #: the peer's vector clock from its last reply (None from a peer that does not send it)
+    peer_clock: dict[str, int] | None = None
 
     @property
     def alerts(self) -> int:
@@ -270,9 +272,12 @@ def pull(store: Store, call: Call, *, batch: int = 5000) -> PullResult:
         )
     applied = skipped = deferred = batches = oversell = credit = 0
     needs_reconcile = False
+    peer_clock: dict[str, int] | None = None
     while True:
         reply = call("changes", {"clock": _vector_clock(store), "limit": batch})
         changes = changes_from_wire(field_of(reply, "changes", list, "a list"), "reply changes")
+        if "clock" in reply:
+            peer_clock = parse_clock(field_of(reply, "clock", dict, "a vector clock"))
         more = bool(reply.get("more", False))
         needs_reconcile = needs_reconcile or bool(reply.get("compacted", False))
         if not changes:
@@ -295,7 +300,7 @@ def pull(store: Store, call: Call, *, batch: int = 5000) -> PullResult:
         if not more:
             deferred += len(result.deferred)
             break
-    return PullResult(applied, skipped, deferred, batches, oversell, credit, needs_reconcile)
+    return PullResult(applied, skipped, deferred, batches, oversell, credit, needs_reconcile, peer_clock)
 
 
 # --------------------------------------------------------------------------- server side
@@ -320,7 +325,8 @@ def _handle_changes(store: Store, payload: Payload, peer_node: str | None) -> Pa
         raise ProtocolError("this peer is still bootstrapping; sync with another peer")
     limit = int_field(payload, "limit", 1, MAX_BATCH_CHANGES, default=5000)
     max_bytes = int_field(payload, "max_bytes", 1024, MAX_BATCH_BYTES, default=MAX_BATCH_BYTES)
-    if peer_node is not None and clock.get(peer_node, 0) < _vector_clock(store).get(peer_node, 0):
+    mine = _vector_clock(store)
+    if peer_node is not None and clock.get(peer_node, 0) < mine.get(peer_node, 0):
         raise ProtocolError(
             f"node {peer_node} has forgotten changes it wrote itself (its database was restored from a "
             "backup or copied); it must be re-identified (`vaultsync sync reidentify`) before it syncs again"
@@ -329,9 +335,10 @@ def _handle_changes(store: Store, payload: Payload, peer_node: str | None) -> Pa
     if behind:
         # entries the caller lacks were compacted here: the diff cannot serve a contiguous
         # run any more; the caller reconciles (or bootstraps) instead
-        return {"changes": [], "more": False, "compacted": True, "behind": behind}
+        return {"changes": [], "more": False, "compacted": True, "behind": behind, "clock": mine}
     changes, more = changes_for(store, clock, limit, max_bytes)
-    return {"changes": [change_to_wire(c) for c in changes], "more": more}
+    # this node's clock as the batch was cut: the caller's lag view, without another hello
+    return {"changes": [change_to_wire(c) for c in changes], "more": more, "clock": mine}
 
 
 def _handle_push(store: Store, payload: Payload, peer_node: str | None) -> Payload:
