@@ -13,7 +13,7 @@ from tests.sync.net_helpers import free_port
 from vaultsync.domain.enums import Tender
 from vaultsync.services.checkout import TenderInput
 from vaultsync.store import Store, open_store
-from vaultsync.store.models import Node
+from vaultsync.store.models import Node, PeerLink
 from vaultsync.store.types import utcnow
 from vaultsync.sync import pairing
 from vaultsync.sync.apply import vector_clock
@@ -249,3 +249,26 @@ def test_compaction_drops_what_every_peer_holds_and_a_later_terminal_still_conve
     assert held is not None
     assert d_store.node_id in held.waiting_for
     assert held.dropped == 0
+
+
+def test_peer_state_is_mirrored_on_change_not_on_every_round(mesh: Mesh) -> None:
+    a = mesh.terminal("a", [])
+    b = mesh.terminal("b", [mesh.ports[0]], interval=0.2)
+    build_pos(a.store)
+    assert wait_for(lambda: caught_up(a.store, b.store))
+
+    def mirrored() -> PeerLink | None:
+        with b.store.read() as s:
+            return s.get(PeerLink, a.store.node_id)
+
+    assert wait_for(lambda: (row := mirrored()) is not None and row.last_seen_at is not None)
+    first = mirrored()
+    assert first is not None
+    time.sleep(1.5)  # several idle rounds: nothing changed, nothing rewritten
+    again = mirrored()
+    assert again is not None and again.last_seen_at == first.last_seen_at
+    b.stop()  # the last state outlives the process, for `vaultsync sync status` and compaction
+    last = mirrored()
+    assert last is not None and last.last_seen_at is not None and first.last_seen_at is not None
+    assert last.last_seen_at > first.last_seen_at
+    assert dict(last.last_clock or {}) == vector_clock(a.store)

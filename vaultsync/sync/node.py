@@ -58,6 +58,9 @@ PUSH_THREADS = 8
 #: changes per anti-entropy batch: each batch is one write transaction, and while it runs the
 #: register on this terminal waits for the database, so batches stay small (well under a second)
 PULL_BATCH = 1000
+#: an unchanged link is mirrored into ``peer_links`` at most this often (well inside the
+#: 60 s after which the mirrored view shows a peer offline)
+MIRROR_EVERY = 20.0
 #: network-level request (answered by the node, not the replication protocol)
 ANNOUNCE = "link.announce"
 
@@ -81,6 +84,9 @@ class _Link:
         self.state = state
         self.lock = threading.Lock()  # one round at a time per link
         self.hello_pending = True
+        #: what was last mirrored into ``peer_links``, and when (see :meth:`SyncNode._mirror`)
+        self.mirrored: tuple[Any, ...] | None = None
+        self.mirrored_at = -float("inf")
 
 
 class SyncNode:
@@ -213,6 +219,7 @@ class SyncNode:
             self._links.clear()
         for link in links:
             link.client.close()
+            self._mirror(link, force=True)  # the last clocks and "last seen" outlive the process
         if self.server is not None:
             self.server.stop()
         if self.pairing is not None:
@@ -430,10 +437,24 @@ class SyncNode:
             return RoundResult(st.address, st.node_id, error=st.last_error)
         finally:
             link.lock.release()
-            try:
-                save_link(self.store, st)
-            except Exception:
-                log.debug("could not record peer state", exc_info=True)
+            self._mirror(link)
+
+    def _mirror(self, link: _Link, *, force: bool = False) -> None:
+        """Mirror a link into ``peer_links`` (for ``vaultsync sync status`` in another shell, and
+        the clocks compaction keeps for offline peers) when its state changed, else at most
+        every ``MIRROR_EVERY`` seconds: a write transaction per round per peer (an fsync each)
+        held the write lock against sales and merges for nothing on an idle mesh."""
+        st = link.state
+        key = (st.node_id, st.address, st.source, st.ready, st.last_error)
+        now = time.monotonic()
+        if not force and key == link.mirrored and now - link.mirrored_at < MIRROR_EVERY:
+            return
+        try:
+            save_link(self.store, st)
+        except Exception:
+            log.debug("could not record peer state", exc_info=True)
+            return
+        link.mirrored, link.mirrored_at = key, now
 
     def sync_now(self) -> list[RoundResult]:
         """One anti-entropy round with every known peer, now (the "sync now" button)."""
