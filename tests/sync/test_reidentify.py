@@ -28,8 +28,9 @@ from vaultsync.store.models import Change, Node, NodeState, SyncAlert, Transacti
 from vaultsync.sync import alerts as alerts_mod
 from vaultsync.sync import pairing, pki, reidentify
 from vaultsync.sync.apply import vector_clock
+from vaultsync.sync.compaction import compact
 from vaultsync.sync.node import SyncNode
-from vaultsync.sync.protocol import ProtocolError, handle, hello_payload, pull
+from vaultsync.sync.protocol import ProtocolError, handle, hello_payload, pull, reconcile
 
 
 def db_path(store: Store) -> Path:
@@ -177,6 +178,41 @@ def test_a_restored_terminal_is_detected_renumbered_and_loses_nothing(
         assert alerts[0].details["rehomed"] == done.rehomed
         listed = alerts_mod.list_alerts(r.a, kind=reidentify.REIDENTIFIED)  # the manager's filter knows it
         assert [a.subject_id for a in listed] == [r.old_id]
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("after_restore", [1, 6])
+def test_a_fork_in_a_region_the_peer_compacted_is_found_by_the_tip(
+    tmp_path: Path, after_restore: int
+) -> None:
+    """A till restored from an old backup whose peers have since compacted its changes: the
+    digests cannot see the fork (the peer's entries are gone), the peer's tip bounds it."""
+    r = Restored(tmp_path, after_restore=after_restore)
+    try:
+        # every terminal had acknowledged the lost till's changes before its disk died
+        acked = {r.old_id: dict(vector_clock(r.a))}
+        assert compact(r.a, acked).floors.get(r.old_id) == r.peer_seq - 1  # all but the tip
+        conflict = reidentify.detect(r.b, r.hello_from_a())
+        assert conflict is not None and conflict.peer_tip_hlc is not None
+        local = last_seq(r.b)
+        upto = min(local, r.peer_seq)
+        # without the tip the compacted region looks like agreement, past the real fork
+        assert reidentify.fork_point(r.b, direct(r.b, r.a), upto=upto) > r.backup_seq
+        fork = reidentify.fork_point(r.b, direct(r.b, r.a), upto=upto, tip_hlc=conflict.peer_tip_hlc)
+        assert fork == r.backup_seq
+        done = reidentify.retire_identity(r.b, fork)
+        assert done.rehomed == local - r.backup_seq
+
+        for _ in range(3):  # anti-entropy; the peer's floor sends b to reconcile for the rest
+            for x, y in ((r.a, r.b), (r.b, r.a)):
+                if pull(x, direct(x, y)).needs_reconcile:
+                    reconcile(x, direct(x, y))
+        assert snapshot(r.a) == snapshot(r.b)
+        for store in (r.a, r.b):
+            held = requests_held(store)
+            assert all(held[req] == 1 for req in r.sold), held
+            assert on_hand(store, r.pos.bulk_id) == r.initial - len(r.sold)
     finally:
         r.close()
 

@@ -13,6 +13,11 @@ its version and value to decide last-writer-wins. So compaction, per origin node
    like applied remote ones: that is what keeps the merge correct after compaction);
 3. deletes the entries and records the **floor** (``compaction_floor``).
 
+Each origin's **newest** entry is always kept: it is the ``tip`` a peer's hello reports,
+which is how a terminal restored from an old backup recognises — and bounds — the changes
+it wrote after the restore even where its peers have compacted the region where its log
+forked from theirs (:mod:`vaultsync.sync.reidentify`). One entry per terminal.
+
 Ledger entries need no fold: the row itself is the whole record. A peer whose clock is
 below a floor can no longer be served by the diff; the ``changes`` request tells it so and
 it reconciles instead (:mod:`vaultsync.sync.reconcile`). New terminals are unaffected:
@@ -61,7 +66,8 @@ def floors(store: Store) -> dict[str, int]:
 
 
 def safe_points(store: Store, acked: Mapping[str, Mapping[str, int]]) -> tuple[dict[str, int], list[str]]:
-    """Per origin, the highest seq every known peer holds (and this node holds too)."""
+    """Per origin, the highest seq every known peer holds (and this node holds too), below
+    the origin's newest entry."""
     clocks = {
         peer: parse_clock(dict(clock), f"acknowledged clock of {peer}") for peer, clock in acked.items()
     }
@@ -73,7 +79,8 @@ def safe_points(store: Store, acked: Mapping[str, Mapping[str, int]]) -> tuple[d
     if not clocks or waiting:
         return {}, waiting
     mine = vector_clock(store)
-    safe = {o: min(seq, *(c.get(o, 0) for c in clocks.values())) for o, seq in mine.items()}
+    # below each origin's newest entry (kept: see the module docstring)
+    safe = {o: min(seq - 1, *(c.get(o, 0) for c in clocks.values())) for o, seq in mine.items()}
     return {o: s for o, s in safe.items() if s > 0}, waiting
 
 

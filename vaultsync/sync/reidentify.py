@@ -67,12 +67,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from vaultsync.domain.errors import ConflictError, ReplicationError
 from vaultsync.domain.ids import new_node_id
 from vaultsync.store.database import Store
-from vaultsync.store.models import Change, ColumnVersion, Node, NodeState, VectorClockEntry
+from vaultsync.store.models import Change, ColumnVersion, CompactionFloor, Node, NodeState, VectorClockEntry
 from vaultsync.store.types import utcnow
 from vaultsync.sync import alerts as alerts_mod
 from vaultsync.sync import pki
@@ -108,6 +108,8 @@ class IdentityConflict:
     peer_node: str
     #: a seq both hold with different content (from the peer's tip), if that is how it showed
     forked_at: int | None = None
+    #: the HLC of the newest change of this origin the peer holds (its ``tip``), if it sent one
+    peer_tip_hlc: int | None = None
 
     @property
     def reason(self) -> str:
@@ -190,12 +192,13 @@ def detect(store: Store, remote: Payload) -> IdentityConflict | None:
     tip = _tip_field(remote.get("tip"))
     seen = clock.get(me, 0)
     last = _last_seq(store)
+    tip_hlc = tip[1] if tip is not None else None
     if seen > last:
-        return IdentityConflict(me, last, seen, peer)
+        return IdentityConflict(me, last, seen, peer, peer_tip_hlc=tip_hlc)
     if tip is not None and 0 < tip[0] <= last:
         mine = _hlc_at(store, me, tip[0])
         if mine is not None and mine != tip[1]:
-            return IdentityConflict(me, last, max(seen, tip[0]), peer, forked_at=tip[0])
+            return IdentityConflict(me, last, max(seen, tip[0]), peer, forked_at=tip[0], peer_tip_hlc=tip_hlc)
     return None
 
 
@@ -242,17 +245,30 @@ def _probe_points(lo: int, hi: int) -> list[int]:
     return sorted({lo + (span * k) // MAX_PROBES for k in range(1, MAX_PROBES + 1)})
 
 
-def fork_point(store: Store, call: Call, *, origin: str | None = None, upto: int | None = None) -> int:
+def fork_point(
+    store: Store,
+    call: Call,
+    *,
+    origin: str | None = None,
+    upto: int | None = None,
+    tip_hlc: int | None = None,
+) -> int:
     """The highest seq up to which this log and the peer's agree on ``origin``'s entries.
 
     ``upto`` defaults to this database's own last seq. The logs agree on a prefix (the part
     the backup holds) and differ after it, so each round probes up to :data:`MAX_PROBES`
     points of the remaining interval and keeps the one between the last agreeing and the
-    first differing point. An entry missing on either side (compacted: every peer had
-    acknowledged it, so it predates the fork) counts as agreeing.
+    first differing point. An entry missing on either side counts as agreeing, so where the
+    peer has already compacted the fork region (a till restored from a week-old backup: the
+    peers compact hourly) the digests cannot see the fork. ``tip_hlc`` — the HLC of the
+    newest entry of this origin the peer holds, written before the terminal was lost —
+    bounds it: an own entry with a later HLC was written after the restore, so the fork is
+    at most the last own entry at or before it (see :func:`seq_at_or_before`).
     """
     origin = origin or store.node_id
     lo, hi = 0, _last_seq(store) if upto is None else upto
+    if tip_hlc is not None:
+        hi = min(hi, seq_at_or_before(store, origin, tip_hlc))
     while lo < hi:
         points = _probe_points(lo, hi)
         reply = call(LOG_KIND, {"origin": origin, "seqs": points})
@@ -269,6 +285,21 @@ def fork_point(store: Store, call: Call, *, origin: str | None = None, upto: int
         lo = points[first_diff - 1] if first_diff > 0 else lo
         hi = points[first_diff] - 1
     return lo
+
+
+def seq_at_or_before(store: Store, origin: str, hlc: int) -> int:
+    """The highest seq of ``origin``'s entries in this log with an HLC at or before ``hlc``.
+
+    A terminal's own HLCs grow with its seqs, so every own entry up to that seq was written
+    no later than ``hlc``. Entries this log compacted away (below its floor) were all
+    acknowledged by every peer before the backup was taken: they count as at or before.
+    """
+    with store.read() as s:
+        found = s.scalar(
+            select(func.max(Change.seq)).where(Change.origin_node == origin, Change.hlc <= hlc)
+        )
+        floor = s.scalar(select(CompactionFloor.seq).where(CompactionFloor.origin_node == origin))
+    return max(int(found or 0), int(floor or 0))
 
 
 # --------------------------------------------------------------------------- the switch
@@ -466,7 +497,7 @@ def examine(
         if conflict is None:
             return None, _last_seq(store)
         upto = min(_last_seq(store), conflict.peer_seq)
-        return conflict, fork_point(store, client.call, upto=upto)
+        return conflict, fork_point(store, client.call, upto=upto, tip_hlc=conflict.peer_tip_hlc)
     finally:
         client.close()
 
