@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from tests.services.pos_fixtures import Pos, build_pos
 from tests.sync.links import direct
-from tests.sync.test_apply import count, on_hand, own_changes, sell, set_sku, snapshot
+from tests.sync.test_apply import count, on_hand, own_changes, second_register, sell, set_sku, snapshot
 from vaultsync.store import Store, open_store
 from vaultsync.store.models import Change, Sku
 from vaultsync.sync import protocol
@@ -21,6 +22,7 @@ from vaultsync.sync.protocol import (
     PROTOCOL_VERSION,
     SCHEMA_REVISION,
     ProtocolError,
+    changes_for,
     check_hello,
     handle,
     local_changes_after,
@@ -143,6 +145,29 @@ def test_a_batch_is_cut_by_bytes_as_well_as_count(shop: tuple[Pos, Store, Store]
     assert 1 <= len(reply["changes"]) < 12
     pull(b, direct(b, a))
     assert snapshot(a) == snapshot(b)
+
+
+def test_a_batch_is_the_first_changes_the_caller_lacks_in_hlc_order(shop: tuple[Pos, Store, Store]) -> None:
+    """Read per origin and merged, a batch is exactly the prefix of everything the caller
+    lacks in (hlc, origin, seq) order — for any caller clock and batch size."""
+    pos, a, b = shop
+    checkout_b, station_b = second_register(pos, b, "T2")
+    for i in range(6):  # two origins writing interleaved, each then hearing of the other
+        set_sku(a, pos.bulk_id, notes=f"a{i}")
+        sell(checkout_b, pos, station_b, pos.bulk_id, f"b{i}")
+        if i % 2:
+            pull(a, direct(a, b))
+    with a.read() as s:
+        logged = [(r.hlc, r.origin_node, r.seq) for r in s.scalars(select(Change))]
+    full = vector_clock(a)
+    rng = random.Random(7)
+    for _ in range(40):
+        clock = {o: rng.randint(0, q) for o, q in full.items() if rng.random() < 0.8}
+        limit = rng.choice([1, 3, 7, 50, 5000])
+        lacking = sorted(k for k in logged if k[2] > clock.get(k[1], 0))
+        batch, more = changes_for(a, clock, limit)
+        assert sorted((c.hlc, c.origin_node, c.seq) for c in batch) == lacking[:limit]
+        assert more == (len(lacking) > limit)
 
 
 # --------------------------------------------------------------------------- push

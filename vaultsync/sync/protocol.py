@@ -21,12 +21,14 @@ a terminal that was off for a week catches up in many small rounds, never one hu
 
 from __future__ import annotations
 
+import heapq
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import and_, not_, or_, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from vaultsync.domain.errors import ReplicationError
 from vaultsync.store import migrate
@@ -176,21 +178,21 @@ def changes_for(
     ``max_bytes``, whichever comes first; a cut prefix of that order is still a contiguous
     run per origin, so the receiver can apply all of it.
     """
-    conds = [and_(Change.origin_node == o, Change.seq > int(s)) for o, s in clock.items()]
-    if clock:
-        conds.append(not_(Change.origin_node.in_(list(clock))))
-    stmt = select(
-        Change.origin_node, Change.seq, Change.hlc, Change.table_name, Change.pk, Change.op, Change.data
-    ).order_by(Change.hlc, Change.origin_node, Change.seq)
-    if conds:
-        stmt = stmt.where(or_(*conds))
     out: list[RemoteChange] = []
     size = 0
     more = False
+    # only the origins this node holds more of than the caller, each read in seq order
+    # through the primary key: one query over the whole log ordered by HLC had SQLite walk
+    # the HLC index end to end (11.7 s for a caller that lacked nothing, at 2.7M entries).
+    # The clock is read first: an origin that moves meanwhile is served next time.
+    held = _vector_clock(store)
     with store.read() as s:
-        for row in s.execute(stmt.limit(limit + 1)):
-            origin, seq, hlc, table, pk, op, data = row
-            c = RemoteChange(str(origin), int(seq), int(hlc), str(table), str(pk), str(op), data)
+        runs = [
+            _origin_run(s, origin, int(clock.get(origin, 0)), limit + 1)
+            for origin, top in sorted(held.items())
+            if top > int(clock.get(origin, 0))
+        ]
+        for c in heapq.merge(*runs, key=lambda c: (c.hlc, c.origin_node, c.seq)):
             n = wire_size(c)
             if len(out) >= limit or (out and size + n > max_bytes):
                 more = True
@@ -199,6 +201,31 @@ def changes_for(
             size += n
     out.sort(key=lambda c: (c.origin_node, c.seq))
     return out, more
+
+
+#: rows read at a time from one origin's run (most batches need only the first page)
+_RUN_PAGE: Final = 256
+
+
+def _origin_run(s: Session, origin: str, after: int, most: int) -> Iterator[RemoteChange]:
+    """``origin``'s log entries after seq ``after``, in seq (so also HLC) order, at most
+    ``most``, fetched a page at a time so a merge that stops early reads little."""
+    cols = (Change.seq, Change.hlc, Change.table_name, Change.pk, Change.op, Change.data)
+    left = most
+    while left > 0:
+        page = min(_RUN_PAGE, left)
+        rows = s.execute(
+            select(*cols)
+            .where(Change.origin_node == origin, Change.seq > after)
+            .order_by(Change.seq)
+            .limit(page)
+        ).all()
+        for seq, hlc, table, pk, op, data in rows:
+            yield RemoteChange(origin, int(seq), int(hlc), str(table), str(pk), str(op), data)
+        if len(rows) < page:
+            return
+        after = int(rows[-1][0])
+        left -= page
 
 
 def local_changes_after(store: Store, seq: int, limit: int = 1000) -> list[RemoteChange]:
