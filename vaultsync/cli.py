@@ -342,8 +342,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             "ok": False,
         }
     else:
+        from vaultsync.services.sync import SyncService
+
         try:
-            report = health.check(store).as_dict()
+            # the operator at the terminal may see the peers (the mirrored view of `serve`'s links)
+            report = health.check(store, sync=SyncService(store, config.data_dir), with_peers=True).as_dict()
         finally:
             store.close()
     if args.json:
@@ -354,6 +357,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         for key in ("disk_free_bytes", "wal_bytes", "changes_logged", "peers_known"):
             if report.get(key) is not None:
                 print(f"{key:16} {report[key]:,}")
+        sync = report.get("sync")
+        if sync:
+            state = "paired" if sync["paired"] else "not paired (selling on its own)"
+            print(
+                f"{'sync':16} {state}; peers online {sync['peers_online']}/{sync['peers_known']}; "
+                f"changes peers lack {sync['changes_peers_lack']:,}, we lack {sync['changes_we_lack']:,}; "
+                f"open alerts {sync['alerts_open']} ({sync['alerts_critical']} critical)"
+            )
+            if sync.get("identity_conflict"):
+                print(f"{'':16} {sync['identity_conflict']}")
         if report["problems"]:
             print("problems:")
             for problem in report["problems"]:

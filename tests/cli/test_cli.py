@@ -53,6 +53,11 @@ def test_doctor_json_reports_everything(monkeypatch, capsys, data: str) -> None:
         assert report["native"] == "compiled"
         assert set(report["native_kernels"].values()) == {"compiled"}
     assert code == (0 if report["ok"] else EXIT_PROBLEMS)
+    # replication too: this terminal was never paired, which is a setup, not a problem
+    assert report["sync"]["paired"] is False and report["sync"]["peers_known"] == 0
+    assert not any(p.startswith("sync") for p in report["problems"])
+    code, out, _ = run(monkeypatch, capsys, "doctor", "--data-dir", data)
+    assert "not paired (selling on its own); peers online 0/0" in out
 
 
 def test_doctor_reports_a_missing_database_without_creating_it(monkeypatch, capsys, data: str) -> None:  # type: ignore[no-untyped-def]

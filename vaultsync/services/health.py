@@ -162,7 +162,7 @@ def check(store: Store, *, sync: SyncService | None = None, with_peers: bool = F
         report.problems.append(f"write-ahead log is {report.wal_bytes // (1024 * 1024)} MiB: checkpoints lag")
     if report.native != "compiled" and os.environ.get("VAULTSYNC_PURE") != "1":
         report.problems.append(f"native core is {report.native}: running on the slower pure-Python reference")
-    if sync is not None and report.database_ok:
+    if sync is not None and report.database_ok and report.schema_revision == report.schema_head:
         try:
             report.sync, problem = sync_health(sync, with_peers=with_peers)
         except Exception as exc:  # health must report, not raise
