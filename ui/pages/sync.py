@@ -165,6 +165,11 @@ class SyncScreen:
         if not st.alerts:
             ui.label("No open alerts.").classes("text-slate-500").mark("no-alerts")
             return
+        if st.alerts_open > len(st.alerts):
+            ui.label(
+                f"Showing the {len(st.alerts)} most urgent of {st.alerts_open} open alerts "
+                f"({st.alerts_critical} critical)."
+            ).classes("text-warning").mark("alerts-more")
         with ui.column().classes("w-full gap-2").mark("alerts"):
             for alert in st.alerts:
                 with (

@@ -95,8 +95,8 @@ def sync_health(sync: SyncService, *, with_peers: bool) -> tuple[dict[str, Any],
         # changes one side has that the other lacks, summed over peers ("lag in changes")
         "changes_peers_lack": sum(p.peer_lacks for p in peers),
         "changes_we_lack": sum(p.we_lack for p in peers),
-        "alerts_open": len(st.alerts),
-        "alerts_critical": sum(1 for a in st.alerts if getattr(a, "severity", "") == "critical"),
+        "alerts_open": st.alerts_open,
+        "alerts_critical": st.alerts_critical,
         "rejected_messages": st.rejected_messages,
         "refused_connections": st.refused_connections,
         # a restored terminal that must be re-identified before it syncs again (it still sells)

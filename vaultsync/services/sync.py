@@ -71,6 +71,9 @@ class SyncStatus:
     refused_connections: int = 0
     last_rejection: str = ""
     problem: str | None = None
+    #: open alerts and how many are critical, counted (``alerts`` lists at most 500)
+    alerts_open: int = 0
+    alerts_critical: int = 0
     #: set when a peer showed this terminal was restored from an old backup: sync is stopped
     #: (quarantined) until it is re-identified (``vaultsync sync reidentify``), selling goes on
     identity_conflict: str | None = None
@@ -198,6 +201,8 @@ class SyncService:
         running = bool(node is not None and node.started)
         server = getattr(node, "server", None) if running else None
         conflict = getattr(node, "identity_conflict", None) if running else None
+        mod = _alerts_module()
+        counts = mod.count_open(self.store) if mod is not None else (0, 0)
         if conflict is not None:
             problem = f"sync stopped: {conflict.reason}"
         return SyncStatus(
@@ -212,6 +217,8 @@ class SyncService:
             peers=self.peers(),
             terminals=self.terminals(),
             alerts=self.alerts(),
+            alerts_open=counts[0],
+            alerts_critical=counts[1],
             rejected_messages=server.stats.rejected if server else 0,
             refused_connections=server.stats.refused_peers if server else 0,
             last_rejection=server.stats.last_rejection if server else "",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vaultsync.domain.enums import Role
@@ -148,6 +148,17 @@ def list_alerts(
     stmt = stmt.order_by((SyncAlert.severity == CRITICAL).desc(), SyncAlert.created_at.desc(), SyncAlert.id)
     with store.read() as s:
         return [AlertView.of(r) for r in s.scalars(stmt.limit(limit))]
+
+
+def count_open(store: Store) -> tuple[int, int]:
+    """(open alerts, of which critical), counted in the database (a list stops at its limit)."""
+    with store.read() as s:
+        row = s.execute(
+            select(func.count(), func.count().filter(SyncAlert.severity == CRITICAL)).where(
+                SyncAlert.resolved_at.is_(None)
+            )
+        ).one()
+    return int(row[0]), int(row[1])
 
 
 def resolve_alert(store: Store, alert_id: str, user_id: str, note: str | None = None) -> AlertView:
