@@ -65,9 +65,10 @@ def test_the_same_count_committed_on_two_partitioned_terminals_adjusts_once(
     ops_b.commit_count(count.id, actor=pos.manager)  # B did not hear of A's commit
     exchange(a, b)
     assert on_hand(a, pos.nm_id) == on_hand(b, pos.nm_id) == 1
-    # one adjustment per counted line on both replicas (which terminal's copy of that row each
-    # keeps — its node and HLC — may differ: the ledger merges by primary key, first one wins)
+    # one adjustment per counted line, and the same row on both replicas: each wrote that id
+    # with its own node and HLC; the earlier version wins everywhere
     assert movements(a, pos.nm_id) == movements(b, pos.nm_id)
+    assert snapshot(a) == snapshot(b)
 
 
 def test_zero_missing_on_two_partitioned_terminals_zeroes_each_line_once(
@@ -89,6 +90,7 @@ def test_zero_missing_on_two_partitioned_terminals_zeroes_each_line_once(
         assert movements(a, sku_id) == movements(b, sku_id)
         assert [r for _i, _d, r in movements(a, sku_id)].count("count") == 1
     assert on_hand(a, pos.nm_id) == on_hand(b, pos.nm_id) == 3
+    assert snapshot(a) == snapshot(b)  # the same entries and adjustments, to the last column
 
 
 def movements(store: Store, sku_id: str) -> list[tuple[str, int, str]]:

@@ -312,14 +312,46 @@ class _Merger:
             return
         seen.add(change.pk)
         pk_col = next(iter(table.primary_key.columns))
-        if self.s.execute(select(pk_col).where(pk_col == change.pk)).first() is not None:
-            return  # union: the row is already here (relayed twice, or our own)
+        stored = self.s.execute(select(table).where(pk_col == change.pk)).mappings().first()
+        if stored is not None:  # union: the row is already here (relayed twice, or our own)
+            self._same_ledger_row(model, table, change, dict(stored))
+            return
         row = self.decode(table, change, codec.loads(change.data or "{}"))
         self._settle_ledger_unique(table, change, row)
         self.s.execute(table.insert().values(**row))
         if model is StockMovement:
             self.moves.append((row["sku_id"], row["location_id"], int(row["delta"])))
         elif model is CreditEntry:
+            self.credits.append((row["customer_id"], int(row["delta_cents"])))
+
+    def _same_ledger_row(
+        self, model: type[Base], table: Table, change: RemoteChange, stored: dict[str, Any]
+    ) -> None:
+        """The same ledger row written on two terminals: the earlier version wins everywhere.
+
+        Usually the row arrived twice (relayed, or our own). But some ledger ids are derived
+        from what the row records — a stock count's adjustment, a "not found" entry — so the
+        same count committed on two cut-off terminals writes the same id twice, with each
+        terminal's node, HLC and perhaps its own delta. Keeping whichever arrived first left
+        the replicas different; every replica keeps the row of the lower (HLC, node) instead
+        (derived stock and credit move with it), so they converge.
+        """
+        row = self.decode(table, change, codec.loads(change.data or "{}"))
+        own_columns = "hlc" in table.c and "node_id" in table.c and row.get("hlc") is not None
+        theirs = (int(row["hlc"]), str(row.get("node_id") or "")) if own_columns else change.version
+        mine = self._ledger_version(table, change.pk, stored)
+        if mine != _NEVER and mine <= theirs:
+            return
+        incoming = {c.name: row.get(c.key) for c in table.c if c.key in row}
+        if all(stored.get(k) == v for k, v in incoming.items()):
+            return
+        pk_col = next(iter(table.primary_key.columns))
+        self.s.execute(table.update().where(pk_col == change.pk).values(**row))
+        if model is StockMovement:
+            self.moves.append((stored["sku_id"], stored["location_id"], -int(stored["delta"])))
+            self.moves.append((row["sku_id"], row["location_id"], int(row["delta"])))
+        elif model is CreditEntry:
+            self.credits.append((stored["customer_id"], -int(stored["delta_cents"])))
             self.credits.append((row["customer_id"], int(row["delta_cents"])))
 
     # ---- mutable records: per-column LWW with tombstones
