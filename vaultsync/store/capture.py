@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
@@ -590,7 +590,7 @@ class _Statement:
         finally:
             cursor.close()
 
-    def each(self, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+    def each(self, params: Sequence[Any] = ()) -> Generator[tuple[Any, ...], None, None]:
         """:meth:`fetch`, row by row: a caller that stops early leaves the rest unread."""
         cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -1043,7 +1043,7 @@ def update_encoded_row(session: Session, table: Table, pk: str, values: Mapping[
         conv = _COLUMN_CONVERTERS.get(key, _MISSING)
         if conv is _MISSING:
             conv = _COLUMN_CONVERTERS[key] = _converter_for(table.c[n], dialect)
-        params.append(values[n] if conv is None else conv(values[n]))  # type: ignore[operator]
+        params.append(values[n] if conv is None else conv(values[n]))
     params.append(pk)
     _run(runner, [runner.row(params)])
 
