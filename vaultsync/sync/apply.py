@@ -163,6 +163,22 @@ class ApplyResult:
     collisions: list[alerts_mod.NewAlert] = field(default_factory=list)
 
 
+#: [number of tables when computed, replicated_tables()]
+_REPLICATED: list[Any] = [-1, {}]
+
+
+def replicated() -> dict[str, type[Base]]:
+    """:func:`replicated_tables`, kept while the schema's set of tables stays the same.
+
+    Walking the mapper registry cost more than a whole live push's validation; every
+    push asks twice. The result is shared: read it, never change it.
+    """
+    size = len(Base.metadata.tables)
+    if _REPLICATED[0] != size:
+        _REPLICATED[:] = [size, replicated_tables()]
+    return cast(dict[str, type[Base]], _REPLICATED[1])
+
+
 # --------------------------------------------------------------------------- clocks and diff
 
 
@@ -254,7 +270,7 @@ class _Merger:
     def __init__(self, session: Session, node_id: str) -> None:
         self.s = session
         self.me = node_id
-        self.models = replicated_tables()
+        self.models = replicated()
         self.rows: dict[tuple[str, str], _RowState] = {}
         #: lww rows the fast path inserted in this merge: (version, data), made a
         #: _RowState only if something asks (most never are)
