@@ -563,10 +563,13 @@ class _Statement:
             # one sale paid it twice per merge before statements were kept
             compiled = (stmt() if callable(stmt) else stmt).compile(dialect=dialect)
             positional = bool(compiled.positional)
-            got = (str(compiled), positional, list(compiled.positiontup) if positional else list(names))
+            # binds the dialect adds with a fixed value (SQLite's OFFSET 0 after a LIMIT)
+            fixed = {k: v for k, v in compiled.params.items() if k not in names}
+            order = list(compiled.positiontup) if positional else list(names)
+            got = (str(compiled), positional, order, fixed)
             if key is not None:
                 _COMPILED[key] = got
-        self.sql, self.positional, order = got
+        self.sql, self.positional, order, self.fixed = got
         self.names = order
         self.given = list(names)
         self.slots = [order.index(n) for n in names]
@@ -574,12 +577,16 @@ class _Statement:
     def row(self, params: Sequence[Any]) -> tuple[Any, ...]:
         """Values in the caller's ``names`` order -> the statement's bind order (for executemany)."""
         values = dict(zip(self.given, params, strict=True))
+        if self.fixed:
+            values = {**self.fixed, **values}
         return tuple(values[n] for n in self.names)
 
     def ordered(self, params: Sequence[Any]) -> Any:
         """Values in the caller's ``names`` order -> what the driver's execute takes."""
         row = self.row(params)
-        return row if self.positional else dict(zip(self.names, row, strict=True))
+        if self.positional:
+            return row
+        return {**self.fixed, **dict(zip(self.names, row, strict=True))}
 
     def fetch(self, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run once with ``params`` (the caller's ``names`` order); all result rows as tuples."""
@@ -606,14 +613,16 @@ class _Statement:
             if self.positional:
                 cursor.executemany(self.sql, params)
             else:
-                cursor.executemany(self.sql, [dict(zip(self.names, p, strict=True)) for p in params])
+                names, fixed = self.names, self.fixed
+                cursor.executemany(self.sql, [{**fixed, **dict(zip(names, p, strict=True))} for p in params])
             return int(cursor.rowcount)
         finally:
             cursor.close()
 
 
-#: compiled statements by (caller's key, dialect, paramstyle): (SQL, positional, bind order)
-_COMPILED: dict[tuple[str, ...], tuple[str, bool, list[str]]] = {}
+#: compiled statements by (caller's key, dialect, paramstyle): (SQL, positional, bind order,
+#: fixed values of binds the caller does not name)
+_COMPILED: dict[tuple[str, ...], tuple[str, bool, list[str], dict[str, Any]]] = {}
 
 
 def statement(

@@ -478,25 +478,19 @@ class _Merger:
         return True
 
     def _newest_versions(self, table: Table, pk: str, cols: set[str]) -> dict[str, Version]:
-        """The winning version of each of ``cols`` of one row (absent: never written)."""
+        """The winning version of each of ``cols`` of one row (absent: never written).
+
+        The newest few log entries of the row decide it nearly always (a sale's update
+        carries the same columns as the one before it); only when they do not is the whole
+        history read. A bounded ``ORDER BY … LIMIT`` lets the database keep just the top
+        entries instead of sorting the row's whole history with its data.
+        """
         out: dict[str, Version] = {}
-        history = _sql(self.s, "newest", _newest_query, "table", "pk").each((table.name, pk))
-        # descending HLC; equal HLCs (two nodes) are ordered here, not by the database's collation
-        seen: set[str] = set()
-        stop_below: int | None = None
-        for hlc, origin, op, data in history:
-            if stop_below is not None and hlc < stop_below:
-                break
-            if op == DELETE or not data:
-                continue
-            version = (int(hlc), str(origin))
-            for c in cols.intersection(codec.loads(data)):
-                if version > out.get(c, _NEVER):
-                    out[c] = version
-                    seen.add(c)
-            if stop_below is None and len(seen) == len(cols):
-                stop_below = int(hlc)
-        history.close()  # the rest unread
+        rows = _sql(self.s, "newest", _newest_query, "table", "pk").fetch((table.name, pk))
+        if not _fold_newest(rows, cols, out) and len(rows) == _PEEK:
+            out.clear()
+            history = _sql(self.s, "history", _history_query, "table", "pk")
+            _fold_newest(history.fetch((table.name, pk)), cols, out)
         stored = _sql(self.s, "stored", _stored_query, "table", "pk").fetch((table.name, pk))
         for name, hlc, node in stored:
             version = (int(hlc), str(node))
@@ -822,12 +816,42 @@ def _exists_query(table: Table) -> Any:
     return select(pk_col).where(pk_col == bindparam("pk"))
 
 
-def _newest_query() -> Any:
+#: how many of a row's newest log entries are read first (see _Merger._newest_versions)
+_PEEK = 8
+
+
+def _history_query() -> Any:
     return (
         select(Change.hlc, Change.origin_node, Change.op, Change.data)
         .where(Change.table_name == bindparam("table"), Change.pk == bindparam("pk"))
         .order_by(Change.hlc.desc())
     )
+
+
+def _newest_query() -> Any:
+    return _history_query().limit(literal_column(str(_PEEK)))  # inline: every value is a named bind
+
+
+def _fold_newest(rows: Iterable[tuple[Any, ...]], cols: set[str], out: dict[str, Version]) -> bool:
+    """Fold log rows (newest HLC first) into ``out``: per column of ``cols`` its newest version.
+
+    Returns whether that is settled by these rows: every column seen and an entry with a
+    lower HLC read after the one that completed them (equal HLCs of two nodes are ordered
+    here by node id, not by the database's collation).
+    """
+    stop_below: int | None = None
+    for hlc, origin, op, data in rows:
+        if stop_below is not None and hlc < stop_below:
+            return True
+        if op == DELETE or not data:
+            continue
+        version = (int(hlc), str(origin))
+        for c in cols.intersection(codec.loads(data)):
+            if version > out.get(c, _NEVER):
+                out[c] = version
+        if stop_below is None and len(out) == len(cols):
+            stop_below = int(hlc)
+    return False
 
 
 def _stored_query() -> Any:
