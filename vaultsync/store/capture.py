@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import operator
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
@@ -597,15 +597,6 @@ class _Statement:
         finally:
             cursor.close()
 
-    def each(self, params: Sequence[Any] = ()) -> Generator[tuple[Any, ...], None, None]:
-        """:meth:`fetch`, row by row: a caller that stops early leaves the rest unread."""
-        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(self.sql, self.ordered(params))
-            yield from cursor
-        finally:
-            cursor.close()
-
     def executemany(self, params: list[tuple[Any, ...]]) -> int:
         """Hand the tuples to the driver on the session's own connection (same transaction)."""
         cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -632,7 +623,7 @@ def statement(
 
     ``build()`` returns the SQLAlchemy statement; every value in it must be a
     ``bindparam`` named in ``names`` (no literal values: the compiled SQL is reused). Run
-    it with :meth:`_Statement.fetch` / :meth:`_Statement.each` / :meth:`_Statement.executemany`
+    it with :meth:`_Statement.fetch` / :meth:`_Statement.executemany`
     on the session's connection, in its transaction. The values go to the driver as they
     are: keys, sequence numbers, HLCs, JSON text — nothing a type's bind processor changes.
     A live push of one sale runs about twenty of these; SQLAlchemy's per-execution work
