@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_apply import bench_apply, bench_bootstrap
+from benchmarks.bench_apply import bench_apply, bench_bootstrap, bench_small_batches
 from benchmarks.report import Table
 
 
@@ -17,5 +17,6 @@ def run(quick: bool) -> list[Table]:
     with tempfile.TemporaryDirectory() as d:
         return [
             bench_apply(Path(d), 20_000 if quick else 100_000),
+            bench_small_batches(Path(d), 100 if quick else 400),
             bench_bootstrap(Path(d), 100_000 if quick else 1_000_000),
         ]

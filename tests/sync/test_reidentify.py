@@ -308,7 +308,10 @@ def test_restored_terminal_is_refused_reidentified_by_a_manager_code_and_converg
         b = mesh.terminal("b", [mesh.ports[0]])
         c = mesh.terminal("c", [mesh.ports[0], mesh.ports[1]])
         pos = build_pos(a.store)
-        assert wait_for(lambda: vector_clock(c.store).get(a.store.node_id) == last_seq(a.store))
+        # b is used next (its register references a's users): wait for it too, not only c
+        assert wait_for(
+            lambda: all(vector_clock(t.store).get(a.store.node_id) == last_seq(a.store) for t in (b, c))
+        )
         register, station = second_register(pos, b.store, "T2")
         initial = on_hand(a.store, pos.bulk_id)
         sold: list[str] = []

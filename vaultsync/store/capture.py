@@ -31,7 +31,7 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any, TypeAlias
 
-from sqlalchemy import Boolean, Column, Table, bindparam, event, insert, inspect, text
+from sqlalchemy import BigInteger, Boolean, Column, Table, bindparam, event, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
@@ -127,12 +127,13 @@ def allocate(session: Session, count: int) -> tuple[int, int]:
 def observe_hlc(session: Session, remote_hlc: int) -> None:
     """Advance this node's HLC past a remote one (called when merging peers' changes)."""
     hlc_mod.check_remote(remote_hlc)
-    session.execute(
-        text(
-            "UPDATE node_state SET last_hlc = CASE WHEN :r > last_hlc THEN :r ELSE last_hlc END WHERE id = 1"
-        ),
-        {"r": remote_hlc},
-    )
+    statement(session, ("observe-hlc",), _observe_hlc, ["r"]).fetch((remote_hlc,))
+
+
+def _observe_hlc() -> Any:
+    return text(
+        "UPDATE node_state SET last_hlc = CASE WHEN :r > last_hlc THEN :r ELSE last_hlc END WHERE id = 1"
+    ).bindparams(bindparam("r", type_=BigInteger))
 
 
 def node_id_of(session: Session) -> str:
@@ -305,30 +306,59 @@ def upsert(
     keys: Sequence[str],
     rows: list[dict[str, Any]],
     assign: Callable[[Any], dict[str, Any]],
+    *,
+    cache_key: tuple[str, ...] | None = None,
 ) -> None:
     """INSERT … ON CONFLICT (keys) DO UPDATE SET assign(excluded), for SQLite and PostgreSQL.
 
     ``assign`` receives the dialect's ``excluded`` namespace and returns the SET clause.
+    With ``cache_key`` (naming what ``assign`` does: the same key must always mean the same
+    SET clause) the statement is compiled once and the rows go to the driver as they are
+    — every row sets the same keys, values the driver takes untouched (text, integers):
+    what the merge does on every live push. Without it, SQLAlchemy runs it as usual.
     """
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        pg_stmt = postgresql.insert(table)
-        stmt: Any = pg_stmt.on_conflict_do_update(index_elements=list(keys), set_=assign(pg_stmt.excluded))
-    elif dialect == "sqlite":
-        sq_stmt = sqlite.insert(table)
-        stmt = sq_stmt.on_conflict_do_update(index_elements=list(keys), set_=assign(sq_stmt.excluded))
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise ReplicationError(f"unsupported database dialect {dialect}")
-    session.execute(stmt, rows)
+
+    def build(values: dict[str, Any] | None = None) -> Any:
+        if dialect == "postgresql":
+            pg_stmt = postgresql.insert(table)
+            if values is not None:
+                pg_stmt = pg_stmt.values(values)
+            return pg_stmt.on_conflict_do_update(index_elements=list(keys), set_=assign(pg_stmt.excluded))
+        if dialect == "sqlite":
+            sq_stmt = sqlite.insert(table)
+            if values is not None:
+                sq_stmt = sq_stmt.values(values)
+            return sq_stmt.on_conflict_do_update(index_elements=list(keys), set_=assign(sq_stmt.excluded))
+        raise ReplicationError(f"unsupported database dialect {dialect}")  # pragma: no cover
+
+    if cache_key is None:
+        session.execute(build(), rows)
+        return
+    names = list(rows[0])
+    runner = _Statement(
+        session,
+        lambda: build({n: bindparam(n) for n in names}),
+        names,
+        cache_key=("upsert", *cache_key, str(table.name), *names),
+    )
+    _run(runner, [runner.row([row[n] for n in names]) for row in rows])
 
 
 def _upsert_add(
     session: Session, table: Table, keys: Sequence[str], value_col: str, rows: list[dict[str, Any]]
 ) -> None:
     """Add ``value_col`` of each row to the stored value (a derived-cache delta)."""
-    upsert(session, table, keys, rows, lambda excluded: {value_col: table.c[value_col] + excluded[value_col]})
+    upsert(
+        session,
+        table,
+        keys,
+        rows,
+        lambda excluded: {value_col: table.c[value_col] + excluded[value_col]},
+        cache_key=("add", value_col),
+    )
 
 
 def _aggregate_stock(movements: Iterable[tuple[str, str, int]]) -> list[dict[str, Any]]:
@@ -533,12 +563,39 @@ class _Statement:
             # one sale paid it twice per merge before statements were kept
             compiled = (stmt() if callable(stmt) else stmt).compile(dialect=dialect)
             positional = bool(compiled.positional)
-            got = (str(compiled), positional, list(compiled.positiontup) if positional else list(names))
+            # binds the dialect adds with a fixed value (SQLite's OFFSET 0 after a LIMIT)
+            fixed = {k: v for k, v in compiled.params.items() if k not in names}
+            order = list(compiled.positiontup) if positional else list(names)
+            got = (str(compiled), positional, order, fixed)
             if key is not None:
                 _COMPILED[key] = got
-        self.sql, self.positional, order = got
+        self.sql, self.positional, order, self.fixed = got
         self.names = order
+        self.given = list(names)
         self.slots = [order.index(n) for n in names]
+
+    def row(self, params: Sequence[Any]) -> tuple[Any, ...]:
+        """Values in the caller's ``names`` order -> the statement's bind order (for executemany)."""
+        values = dict(zip(self.given, params, strict=True))
+        if self.fixed:
+            values = {**self.fixed, **values}
+        return tuple(values[n] for n in self.names)
+
+    def ordered(self, params: Sequence[Any]) -> Any:
+        """Values in the caller's ``names`` order -> what the driver's execute takes."""
+        row = self.row(params)
+        if self.positional:
+            return row
+        return {**self.fixed, **dict(zip(self.names, row, strict=True))}
+
+    def fetch(self, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run once with ``params`` (the caller's ``names`` order); all result rows as tuples."""
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self.sql, self.ordered(params))
+            return list(cursor.fetchall()) if cursor.description is not None else []
+        finally:
+            cursor.close()
 
     def executemany(self, params: list[tuple[Any, ...]]) -> int:
         """Hand the tuples to the driver on the session's own connection (same transaction)."""
@@ -547,14 +604,33 @@ class _Statement:
             if self.positional:
                 cursor.executemany(self.sql, params)
             else:
-                cursor.executemany(self.sql, [dict(zip(self.names, p, strict=True)) for p in params])
+                names, fixed = self.names, self.fixed
+                cursor.executemany(self.sql, [{**fixed, **dict(zip(names, p, strict=True))} for p in params])
             return int(cursor.rowcount)
         finally:
             cursor.close()
 
 
-#: compiled statements by (caller's key, dialect, paramstyle): (SQL, positional, bind order)
-_COMPILED: dict[tuple[str, ...], tuple[str, bool, list[str]]] = {}
+#: compiled statements by (caller's key, dialect, paramstyle): (SQL, positional, bind order,
+#: fixed values of binds the caller does not name)
+_COMPILED: dict[tuple[str, ...], tuple[str, bool, list[str], dict[str, Any]]] = {}
+
+
+def statement(
+    session: Session, key: tuple[str, ...], build: Callable[[], Any], names: Sequence[str]
+) -> _Statement:
+    """A small statement the sync engine runs on every merge, compiled once per ``key`` and dialect.
+
+    ``build()`` returns the SQLAlchemy statement; every value in it must be a
+    ``bindparam`` named in ``names`` (no literal values: the compiled SQL is reused). Run
+    it with :meth:`_Statement.fetch` / :meth:`_Statement.executemany`
+    on the session's connection, in its transaction. The values go to the driver as they
+    are: keys, sequence numbers, HLCs, JSON text — nothing a type's bind processor changes.
+    A live push of one sale runs about twenty of these; SQLAlchemy's per-execution work
+    (cache key, parameter processing, result set-up) cost more than SQLite answering them.
+    """
+    return _Statement(session, build, names, cache_key=key)
+
 
 _CHANGE_COLUMNS = ("origin_node", "seq", "hlc", "table_name", "pk", "op", "data")
 
@@ -940,6 +1016,39 @@ def insert_encoded_rows(session: Session, table: Table, rows: Sequence[dict[str,
     else:
         params = list(map(get, rows))
     _run(runner, params)
+
+
+def update_encoded_row(session: Session, table: Table, pk: str, values: Mapping[str, Any]) -> None:
+    """UPDATE one row by primary key with values as the change log encodes them.
+
+    The merge's update of an existing row (a sale's SKU) on every live push: the
+    statement is compiled once per set of columns, each value converted as
+    :func:`insert_encoded_rows` converts it. A constraint failure raises
+    :class:`sqlalchemy.exc.IntegrityError`.
+    """
+    names = sorted(values)
+    pk_col = next(iter(table.primary_key.columns))
+    runner = _Statement(
+        session,
+        lambda: (
+            table.update().where(pk_col == bindparam("_pk")).values({n: bindparam("_v_" + n) for n in names})
+        ),
+        [*("_v_" + n for n in names), "_pk"],
+        cache_key=("update", str(table.name), *names),
+    )
+    dialect = runner.conn.dialect
+    params: list[Any] = []
+    for n in names:
+        key = (str(table.name), n, dialect.name)
+        conv = _COLUMN_CONVERTERS.get(key, _MISSING)
+        if conv is _MISSING:
+            conv = _COLUMN_CONVERTERS[key] = _converter_for(table.c[n], dialect)
+        params.append(values[n] if conv is None else conv(values[n]))
+    params.append(pk)
+    _run(runner, [runner.row(params)])
+
+
+_COLUMN_CONVERTERS: dict[tuple[str, str, str], Any] = {}
 
 
 def _converter_for(column: Column[Any], dialect: Any) -> Callable[[Any], Any] | None:

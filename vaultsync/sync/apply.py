@@ -54,6 +54,7 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    literal_column,
     not_,
     or_,
     select,
@@ -162,13 +163,40 @@ class ApplyResult:
     collisions: list[alerts_mod.NewAlert] = field(default_factory=list)
 
 
+#: [number of tables when computed, replicated_tables()]
+_REPLICATED: list[Any] = [-1, {}]
+
+
+def replicated() -> dict[str, type[Base]]:
+    """:func:`replicated_tables`, kept while the schema's set of tables stays the same.
+
+    Walking the mapper registry cost more than a whole live push's validation; every
+    push asks twice. The result is shared: read it, never change it.
+    """
+    size = len(Base.metadata.tables)
+    if _REPLICATED[0] != size:
+        _REPLICATED[:] = [size, replicated_tables()]
+    return cast(dict[str, type[Base]], _REPLICATED[1])
+
+
 # --------------------------------------------------------------------------- clocks and diff
 
 
+def _sql(session: Session, key: str, build: Callable[[], Any], *names: str) -> capture._Statement:
+    """One of the merge's fixed statements, compiled once (see :func:`capture.statement`)."""
+    return capture.statement(session, ("apply", key), build, names)
+
+
+def _clock_query() -> Any:
+    return select(VectorClockEntry.origin_node, VectorClockEntry.seq)
+
+
+def _own_seq_query() -> Any:
+    return select(NodeState.node_id, NodeState.last_seq).where(NodeState.id == bindparam("id"))
+
+
 def _clock(session: Session) -> dict[str, int]:
-    clock = {
-        o: int(s) for o, s in session.execute(select(VectorClockEntry.origin_node, VectorClockEntry.seq))
-    }
+    clock = {str(o): int(s) for o, s in _sql(session, "clock", _clock_query).fetch()}
     node_id, last_seq = _own_seq(session)
     clock[node_id] = last_seq
     return clock
@@ -176,10 +204,10 @@ def _clock(session: Session) -> dict[str, int]:
 
 def _own_seq(session: Session) -> tuple[str, int]:
     """(this node's id, its last seq): a plain query, not an ORM load (it runs twice a merge)."""
-    row = session.execute(select(NodeState.node_id, NodeState.last_seq).where(NodeState.id == 1)).first()
-    if row is None:
+    rows = _sql(session, "own-seq", _own_seq_query, "id").fetch((1,))
+    if not rows:
         raise ReplicationError("this database has no node identity; run `vaultsync migrate` first")
-    return str(row[0]), int(row[1])
+    return str(rows[0][0]), int(rows[0][1])
 
 
 def vector_clock(store: Store) -> dict[str, int]:
@@ -242,7 +270,7 @@ class _Merger:
     def __init__(self, session: Session, node_id: str) -> None:
         self.s = session
         self.me = node_id
-        self.models = replicated_tables()
+        self.models = replicated()
         self.rows: dict[tuple[str, str], _RowState] = {}
         #: lww rows the fast path inserted in this merge: (version, data), made a
         #: _RowState only if something asks (most never are)
@@ -253,6 +281,11 @@ class _Merger:
         self.collisions: list[alerts_mod.NewAlert] = []
         #: this node's own changes written during the merge (collision renames)
         self.emitted = 0
+        #: how many changes of the batch name each row (set by prefetch; merge_records has none)
+        self.per_row: dict[tuple[str, str], int] = {}
+        #: existing lww rows updated without folding their history (see _update_existing):
+        #: (version, data), folded into a _RowState only if something asks
+        self.updated: dict[tuple[str, str], tuple[Version, dict[str, Any]]] = {}
 
     def model(self, change: RemoteChange) -> type[Base]:
         model = self.models.get(change.table_name)
@@ -285,19 +318,22 @@ class _Merger:
                 out[name] = codec.decode_value(col, value)
         return out
 
-    def apply(self, change: RemoteChange) -> None:
+    def apply(self, change: RemoteChange, data: dict[str, Any] | None = None) -> None:
+        """Merge one change; ``data``: its data already decoded (saves decoding it twice)."""
         model = self.model(change)
         table = self.table(model)
         if change.op not in (UPSERT, DELETE):
             raise ApplyError(f"change {change.origin_node}:{change.seq} has unknown op {change.op!r}")
         if model.__replication__ == "ledger":
-            self._apply_ledger(model, table, change)
+            self._apply_ledger(model, table, change, data)
         else:
-            self._apply_lww(table, change)
+            self._apply_lww(table, change, data)
 
     # ---- ledgers: union
 
-    def _apply_ledger(self, model: type[Base], table: Table, change: RemoteChange) -> None:
+    def _apply_ledger(
+        self, model: type[Base], table: Table, change: RemoteChange, data: dict[str, Any] | None = None
+    ) -> None:
         if change.op == DELETE:
             log.warning(
                 "ignored a delete of ledger row %s/%s from %s:%s (ledgers are insert-only)",
@@ -312,11 +348,12 @@ class _Merger:
             return
         seen.add(change.pk)
         pk_col = next(iter(table.primary_key.columns))
+        payload = codec.loads(change.data or "{}") if data is None else data
         stored = self.s.execute(select(table).where(pk_col == change.pk)).mappings().first()
         if stored is not None:  # union: the row is already here (relayed twice, or our own)
-            self._same_ledger_row(model, table, change, dict(stored))
+            self._same_ledger_row(model, table, change, dict(stored), payload)
             return
-        row = self.decode(table, change, codec.loads(change.data or "{}"))
+        row = self.decode(table, change, payload)
         self._settle_ledger_unique(table, change, row)
         self.s.execute(table.insert().values(**row))
         if model is StockMovement:
@@ -325,7 +362,12 @@ class _Merger:
             self.credits.append((row["customer_id"], int(row["delta_cents"])))
 
     def _same_ledger_row(
-        self, model: type[Base], table: Table, change: RemoteChange, stored: dict[str, Any]
+        self,
+        model: type[Base],
+        table: Table,
+        change: RemoteChange,
+        stored: dict[str, Any],
+        payload: dict[str, Any],
     ) -> None:
         """The same ledger row written on two terminals: the earlier version wins everywhere.
 
@@ -336,7 +378,7 @@ class _Merger:
         the replicas different; every replica keeps the row of the lower (HLC, node) instead
         (derived stock and credit move with it), so they converge.
         """
-        row = self.decode(table, change, codec.loads(change.data or "{}"))
+        row = self.decode(table, change, payload)
         own_columns = "hlc" in table.c and "node_id" in table.c and row.get("hlc") is not None
         theirs = (int(row["hlc"]), str(row.get("node_id") or "")) if own_columns else change.version
         mine = self._ledger_version(table, change.pk, stored)
@@ -396,18 +438,32 @@ class _Merger:
                     state.values.pop(name, None)
                 else:
                     state.values[name] = json.loads(value)
+        done = self.updated.pop(key, None)
+        if done is not None:  # this merge's change of the row: not in the log until the end
+            state.merge_upsert(*done)
         self.rows[key] = state
         return state
 
-    def _apply_lww(self, table: Table, change: RemoteChange) -> None:
+    def _apply_lww(self, table: Table, change: RemoteChange, data: dict[str, Any] | None = None) -> None:
+        if change.op != DELETE:
+            if data is None:
+                data = codec.loads(change.data or "{}")
+            self.decode(table, change, data)  # validates column names before anything is kept
+            key = (table.name, change.pk)
+            if (
+                self.per_row.get(key) == 1
+                and key not in self.rows
+                and key not in self.fresh
+                and self._update_existing(table, change, data)
+            ):
+                return
         state = self._state(table, change.pk)
         version = change.version
         won: list[str] = []
         if change.op == DELETE:
             state.tombstone = max(state.tombstone, version)
         else:
-            data = codec.loads(change.data or "{}")
-            self.decode(table, change, data)  # validates column names before anything is kept
+            assert data is not None
             won = state.merge_upsert(version, data)
         complete = all(c.name in state.values for c in table.columns)
         target = state.live() and (state.exists or complete)
@@ -433,6 +489,52 @@ class _Merger:
                 change.origin_node,
                 change.seq,
             )
+
+    def _update_existing(self, table: Table, change: RemoteChange, data: dict[str, Any]) -> bool:
+        """Merge an upsert of a row that exists here without folding the row's whole history.
+
+        The live path's commonest change (a sale bumping its SKU's popularity) names a row
+        whose history grows with every sale; folding all of it per merge made a merge's cost
+        grow with the log. For an existing row only the versions of the columns this change
+        carries matter: the row is live (rows exist exactly when their fold is live) and an
+        upsert cannot make it less so, so no tombstone or other column can change the
+        outcome. Those versions are found newest-first (stopping as soon as every column is
+        seen) plus ``column_versions`` (compacted history). Returns False — the caller then
+        does the full merge — when the row does not exist or the change touches a unique
+        column (a collision needs the full state of both rows).
+        """
+        if any(not data.keys().isdisjoint(cols) for cols, _rename in _unique_sets(table)):
+            return False
+        if not _sql(self.s, f"exists:{table.name}", lambda: _exists_query(table), "pk").fetch((change.pk,)):
+            return False
+        newest = self._newest_versions(table, change.pk, set(data))
+        version = change.version
+        won = [c for c in data if version > newest.get(c, _NEVER)]
+        if won:
+            capture.update_encoded_row(self.s, table, change.pk, {c: data[c] for c in won})
+        self.updated[(table.name, change.pk)] = (version, data)
+        return True
+
+    def _newest_versions(self, table: Table, pk: str, cols: set[str]) -> dict[str, Version]:
+        """The winning version of each of ``cols`` of one row (absent: never written).
+
+        The newest few log entries of the row decide it nearly always (a sale's update
+        carries the same columns as the one before it); only when they do not is the whole
+        history read. A bounded ``ORDER BY … LIMIT`` lets the database keep just the top
+        entries instead of sorting the row's whole history with its data.
+        """
+        out: dict[str, Version] = {}
+        rows = _sql(self.s, "newest", _newest_query, "table", "pk").fetch((table.name, pk))
+        if not _fold_newest(rows, cols, out) and len(rows) == _PEEK:
+            out.clear()
+            history = _sql(self.s, "history", _history_query, "table", "pk")
+            _fold_newest(history.fetch((table.name, pk)), cols, out)
+        stored = _sql(self.s, "stored", _stored_query, "table", "pk").fetch((table.name, pk))
+        for name, hlc, node in stored:
+            version = (int(hlc), str(node))
+            if name in cols and version > out.get(name, _NEVER):
+                out[name] = version
+        return out
 
     # ---- the fast path: fresh rows in bulk
 
@@ -463,18 +565,19 @@ class _Merger:
             member = _Members(self.s)
             in_row = member.query(("row", name), _rows_among, pk_col)
             in_log = [
-                member.query((str(src.key), name), _logged_among, src, tcol, name)
+                member.query((str(src.key),), _logged_among, src, tcol, names=("tname", "members"))
                 for src, tcol in (
                     (Change.pk, Change.table_name),
                     (ColumnVersion.pk, ColumnVersion.table_name),
                 )
             ]
             for i in range(0, len(ordered), 2000):
-                part = member.params(ordered[i : i + 2000])
-                known.update((name, str(r[0])) for r in self.s.execute(in_row, part))
+                part = member.param(ordered[i : i + 2000])
+                known.update((name, str(r[0])) for r in in_row.fetch((part,)))
                 if model.__replication__ == "lww":
                     for stmt in in_log:
-                        known.update((name, str(r[0])) for r in self.s.execute(stmt, part))
+                        known.update((name, str(r[0])) for r in stmt.fetch((name, part)))
+        self.per_row = per_row
         models = self.models
         fast = [
             c.op == UPSERT
@@ -503,7 +606,7 @@ class _Merger:
                 self.decode(table, change, data)  # raises: an unknown column
             if lww:  # not a complete row: the slow path decides
                 self.flush()
-                self.apply(change)
+                self.apply(change, data)
                 return
         # else: as many keys as columns; an unknown one means a column is missing, which
         # the INSERT's column lookup reports (see flush)
@@ -516,7 +619,7 @@ class _Merger:
             buffered = self._buffers[change.table_name] = []
         buffered.append((change, data))
 
-    def depends_on_buffer(self, change: RemoteChange) -> bool:
+    def depends_on_buffer(self, change: RemoteChange, data: dict[str, Any] | None) -> bool:
         """Whether ``change`` must wait for the buffered fresh rows to be written first.
 
         A delete might remove a row that buffered rows reference, and a change naming a
@@ -537,7 +640,8 @@ class _Merger:
         fks = _fk_columns(self.table(model))
         if not fks:
             return False
-        data = codec.loads(change.data or "{}")
+        if data is None:  # (an upsert always comes decoded from the caller)
+            data = codec.loads(change.data or "{}")
         return any(data.get(c) in pending for c in fks.intersection(data))
 
     def flush(self) -> None:
@@ -602,8 +706,12 @@ class _Merger:
             stored: set[tuple[Any, ...]] = set()
             member = _Members(self.s)
             stmt = member.query(("unique", table.name, *keys), _holding_among, table, keys)
+            dialect = self.s.get_bind().dialect
+            # the driver's values as SQLAlchemy would return them (unique columns are text today)
+            procs = [table.c[c].type._cached_result_processor(dialect, None) for c in keys]
             for j in range(0, len(firsts), 500):
-                stored.update(tuple(r) for r in self.s.execute(stmt, member.params(firsts[j : j + 500])))
+                for r in stmt.fetch((member.param(firsts[j : j + 500]),)):
+                    stored.add(tuple(v if p is None else p(v) for v, p in zip(r, procs, strict=True)))
             out.update(i for i, tup in values.items() if tup in stored)
         return out
 
@@ -740,6 +848,56 @@ class _Merger:
 
 _CHANGES = cast(Table, Change.__table__)
 
+
+def _exists_query(table: Table) -> Any:
+    pk_col = next(iter(table.primary_key.columns))
+    return select(pk_col).where(pk_col == bindparam("pk"))
+
+
+#: how many of a row's newest log entries are read first (see _Merger._newest_versions)
+_PEEK = 8
+
+
+def _history_query() -> Any:
+    return (
+        select(Change.hlc, Change.origin_node, Change.op, Change.data)
+        .where(Change.table_name == bindparam("table"), Change.pk == bindparam("pk"))
+        .order_by(Change.hlc.desc())
+    )
+
+
+def _newest_query() -> Any:
+    return _history_query().limit(literal_column(str(_PEEK)))  # inline: every value is a named bind
+
+
+def _fold_newest(rows: Iterable[tuple[Any, ...]], cols: set[str], out: dict[str, Version]) -> bool:
+    """Fold log rows (newest HLC first) into ``out``: per column of ``cols`` its newest version.
+
+    Returns whether that is settled by these rows: every column seen and an entry with a
+    lower HLC read after the one that completed them (equal HLCs of two nodes are ordered
+    here by node id, not by the database's collation).
+    """
+    stop_below: int | None = None
+    for hlc, origin, op, data in rows:
+        if stop_below is not None and hlc < stop_below:
+            return True
+        if op == DELETE or not data:
+            continue
+        version = (int(hlc), str(origin))
+        for c in cols.intersection(codec.loads(data)):
+            if version > out.get(c, _NEVER):
+                out[c] = version
+        if stop_below is None and len(out) == len(cols):
+            stop_below = int(hlc)
+    return False
+
+
+def _stored_query() -> Any:
+    return select(ColumnVersion.column_name, ColumnVersion.hlc, ColumnVersion.node).where(
+        ColumnVersion.table_name == bindparam("table"), ColumnVersion.pk == bindparam("pk")
+    )
+
+
 _hlc_of = operator.attrgetter("hlc")
 #: the merge order of changes: (hlc, origin node), as RemoteChange.version
 _version_of = operator.attrgetter("hlc", "origin_node")
@@ -829,12 +987,16 @@ def _check_clocks(changes: Sequence[RemoteChange]) -> None:
 def _existing_seqs(session: Session, origin: str, seqs: list[int]) -> set[int]:
     if not seqs:
         return set()
-    rows = session.scalars(
-        select(Change.seq).where(
-            Change.origin_node == origin, Change.seq >= min(seqs), Change.seq <= max(seqs)
-        )
+    rows = _sql(session, "seqs", _seqs_query, "origin", "lo", "hi").fetch((origin, min(seqs), max(seqs)))
+    return {int(r[0]) for r in rows}
+
+
+def _seqs_query() -> Any:
+    return select(Change.seq).where(
+        Change.origin_node == bindparam("origin"),
+        Change.seq >= bindparam("lo"),
+        Change.seq <= bindparam("hi"),
     )
-    return {int(s) for s in rows}
 
 
 def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
@@ -900,9 +1062,11 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
                 if quick:
                     merger.buffer(current)
                 else:
-                    if merger.depends_on_buffer(current):
+                    # decoded once, for both the dependency check and the merge
+                    data = None if current.op == DELETE else codec.loads(current.data or "{}")
+                    if merger.depends_on_buffer(current, data):
                         merger.flush()
-                    merger.apply(current)
+                    merger.apply(current, data)
             current = None
             merger.flush()
             if ready:  # straight to the driver: no per-row SQLAlchemy parameter processing
@@ -945,6 +1109,7 @@ def _advance_clock(session: Session, advanced: dict[str, int]) -> None:
         ["origin_node"],
         [{"origin_node": o, "seq": q} for o, q in sorted(advanced.items())],
         lambda excluded: {"seq": case((excluded.seq > _CLOCK.c.seq, excluded.seq), else_=_CLOCK.c.seq)},
+        cache_key=("clock-forward",),
     )
 
 
@@ -957,29 +1122,20 @@ def _invariants(
     """
     oversell: list[OversellAlert] = []
     credit: list[CreditAlert] = []
+    if not moves and not credits:  # the merge touched no ledger with an invariant
+        return oversell, credit
     member = _Members(session)
     skus = sorted({m[0] for m in moves})
-    low = (
-        select(StockLevel.sku_id, StockLevel.location_id, StockLevel.on_hand)
-        .where(member.of(StockLevel.sku_id), StockLevel.on_hand < 0)
-        .order_by(StockLevel.sku_id, StockLevel.location_id)
-    )
     for i in range(0, len(skus), 2000):
-        levels = session.execute(low, member.params(skus[i : i + 2000]))
+        low = member.query(("oversold",), _oversold_among)
+        levels = low.fetch((member.param(skus[i : i + 2000]),))
         oversell.extend(OversellAlert(str(a), str(b), int(q)) for a, b, q in levels)
     customers = sorted({c[0] for c in credits})
-    negative = (
-        select(CustomerBalance.customer_id, CustomerBalance.balance_cents)
-        .where(member.of(CustomerBalance.customer_id), CustomerBalance.balance_cents < 0)
-        .order_by(CustomerBalance.customer_id)
-    )
     for i in range(0, len(customers), 2000):
-        balances = session.execute(negative, member.params(customers[i : i + 2000]))
+        negative = member.query(("negative",), _negative_among)
+        balances = negative.fetch((member.param(customers[i : i + 2000]),))
         credit.extend(CreditAlert(str(a), int(b)) for a, b in balances)
     return oversell, credit
-
-
-_QUERIES: dict[tuple[str, ...], Any] = {}
 
 
 class _Members:
@@ -988,10 +1144,12 @@ class _Members:
     An expanding IN renders a placeholder per value on every execution; for the merge's
     lists of thousands of keys SQLAlchemy spent more time rendering them than the database
     spent answering. SQLite gets the list as a JSON array read by ``json_each``,
-    PostgreSQL as an array compared with ``= ANY``; both statements are cached.
+    PostgreSQL as an array compared with ``= ANY``; both statements are compiled once
+    (:func:`capture.statement`) and run on the driver.
     """
 
     def __init__(self, session: Session) -> None:
+        self.session = session
         self.sqlite = session.get_bind().dialect.name == "sqlite"
 
     def of(self, column: Any) -> Any:
@@ -1000,28 +1158,43 @@ class _Members:
             return column.in_(select(listed.c.value))
         return column == any_(bindparam("members", type_=ARRAY(column.type)))
 
-    def query(self, key: tuple[str, ...], build: Callable[..., Any], *args: Any) -> Any:
-        """``build(self, *args)``, once per ``key`` and backend (building costs more than running)."""
-        full = (*key, "sqlite" if self.sqlite else "other")
-        stmt = _QUERIES.get(full)
-        if stmt is None:
-            stmt = _QUERIES[full] = build(self, *args)
-        return stmt
+    def query(
+        self, key: tuple[str, ...], build: Callable[..., Any], *args: Any, names: Sequence[str] = ("members",)
+    ) -> capture._Statement:
+        """``build(self, *args)``, compiled once per ``key`` and dialect; binds ``names``."""
+        return capture.statement(self.session, ("members", *key), lambda: build(self, *args), names)
 
-    def params(self, values: Sequence[Any]) -> dict[str, Any]:
-        return {"members": orjson.dumps(list(values)).decode() if self.sqlite else list(values)}
+    def param(self, values: Sequence[Any]) -> Any:
+        """The bound value of ``members`` for ``values``."""
+        return orjson.dumps(list(values)).decode() if self.sqlite else list(values)
 
 
 def _rows_among(m: _Members, pk_col: Any) -> Any:
     return select(pk_col).where(m.of(pk_col))
 
 
-def _logged_among(m: _Members, src: Any, table_col: Any, name: str) -> Any:
-    return select(src).where(table_col == name, m.of(src)).distinct()
+def _logged_among(m: _Members, src: Any, table_col: Any) -> Any:
+    return select(src).where(table_col == bindparam("tname"), m.of(src)).distinct()
 
 
 def _holding_among(m: _Members, table: Table, keys: list[str]) -> Any:
     return select(*(table.c[c] for c in keys)).where(m.of(table.c[keys[0]]))
+
+
+def _oversold_among(m: _Members) -> Any:
+    return (
+        select(StockLevel.sku_id, StockLevel.location_id, StockLevel.on_hand)
+        .where(m.of(StockLevel.sku_id), StockLevel.on_hand < literal_column("0"))
+        .order_by(StockLevel.sku_id, StockLevel.location_id)
+    )
+
+
+def _negative_among(m: _Members) -> Any:
+    return (
+        select(CustomerBalance.customer_id, CustomerBalance.balance_cents)
+        .where(m.of(CustomerBalance.customer_id), CustomerBalance.balance_cents < literal_column("0"))
+        .order_by(CustomerBalance.customer_id)
+    )
 
 
 def _alerts_of(oversell: Sequence[OversellAlert], credit: Sequence[CreditAlert]) -> list[alerts_mod.NewAlert]:

@@ -11,8 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from vaultsync.domain.errors import ReplicationError
-from vaultsync.store.base import replicated_tables
-from vaultsync.sync.apply import DELETE, UPSERT, RemoteChange
+from vaultsync.sync.apply import DELETE, UPSERT, RemoteChange, replicated
 
 Payload = dict[str, Any]
 Call = Callable[[str, Payload], Payload]
@@ -109,7 +108,7 @@ def change_from_wire(item: Any, tables: Mapping[str, Any] | None = None) -> Remo
     for name, value, lo in (("seq", seq, 1), ("hlc", hlc, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= _MAX_INT64:
             raise ProtocolError(f"change {origin}:{seq!r}: {name} must be an integer >= {lo}")
-    known = replicated_tables() if tables is None else tables
+    known = replicated() if tables is None else tables
     if not isinstance(table, str) or table not in known:
         raise ProtocolError(f"change {origin}:{seq}: {str(table)[:48]!r} is not a replicated table")
     if not isinstance(pk, str) or not 0 < len(pk) <= MAX_PK_LEN:
@@ -129,7 +128,7 @@ def changes_from_wire(value: Any, where: str = "changes") -> list[RemoteChange]:
         raise ProtocolError(f"{where} must be a list")
     if len(value) > MAX_BATCH_CHANGES:
         raise ProtocolError(f"{where} holds {len(value)} changes (at most {MAX_BATCH_CHANGES})")
-    tables = replicated_tables()
+    tables = replicated()
     out = [change_from_wire(item, tables) for item in value]
     if sum(wire_size(c) for c in out) > MAX_MESSAGE_BYTES:
         raise ProtocolError(f"{where} exceed {MAX_MESSAGE_BYTES} bytes")

@@ -232,14 +232,19 @@ def local_changes_after(store: Store, seq: int, limit: int = 1000) -> list[Remot
     """This node's own changes with seq > ``seq``, oldest first (what the live pusher sends next)."""
     if limit <= 0:
         raise ValueError("limit must be positive")
-    stmt = (
-        select(Change)
+    stmt = (  # plain columns, not ORM objects: the live pusher asks after every local commit
+        select(
+            Change.origin_node, Change.seq, Change.hlc, Change.table_name, Change.pk, Change.op, Change.data
+        )
         .where(Change.origin_node == store.node_id, Change.seq > seq)
         .order_by(Change.seq)
         .limit(limit)
     )
     with store.read() as s:
-        return [RemoteChange.of(c) for c in s.scalars(stmt)]
+        return [
+            RemoteChange(str(o), int(q), int(h), str(t), str(pk), str(op), d)
+            for o, q, h, t, pk, op, d in s.execute(stmt)
+        ]
 
 
 def push_payload(changes: Sequence[RemoteChange]) -> Payload:
