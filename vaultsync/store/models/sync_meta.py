@@ -44,7 +44,8 @@ class Change(Base):
     __tablename__ = "changes"
     __replication__ = "local"
     __table_args__ = (
-        Index("ix_changes_table_pk", "table_name", "pk"),
+        # the HLC too: a row's newest entries are read from the index (migration 0010)
+        Index("ix_changes_table_pk_hlc", "table_name", "pk", "hlc"),
         Index("ix_changes_hlc", "hlc"),
     )
 
