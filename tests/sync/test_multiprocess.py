@@ -265,14 +265,17 @@ def test_partition_heal_and_sigkill_mid_sync(
             proxies[p].block()
         registers[0].sell(5)
         registers[1].sell(5)
-        with stores[0].uow() as uow:  # a delivery of 3,000 single copies: c needs several batches
+        # a delivery of 10,000 single copies: c needs ten batches or more, so the kill lands
+        # between two of them even when this process is slow to notice the first (the merge
+        # applies a batch in tens of milliseconds; 3,000 left too narrow a window under load)
+        received = 10_000
+        with stores[0].uow() as uow:
             capture.bulk_insert(
                 uow.session,
                 StockMovement,
                 [{"sku_id": pos.bulk_id, "location_id": pos.case_id, "delta": 1, "reason": "receive"}]
-                * 3_000,
+                * received,
             )
-        received = 3_000
         target = vector_clock(stores[0])[stores[0].node_id]
         before = vector_clock(stores[2]).get(stores[0].node_id, 0)
         for p in ((0, 2), (1, 2), (2, 0), (2, 1)):
