@@ -42,17 +42,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import orjson
 from sqlalchemy import (
-    ARRAY,
     Column,
-    String,
     Table,
     and_,
-    any_,
     bindparam,
     case,
-    func,
     insert,
     literal_column,
     not_,
@@ -63,7 +58,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vaultsync.domain.errors import ReplicationError
-from vaultsync.store import capture, codec
+from vaultsync.store import capture, codec, member_sets
 from vaultsync.store.base import Base, replicated_tables
 from vaultsync.store.database import Store
 from vaultsync.store.models import (
@@ -1139,24 +1134,17 @@ def _invariants(
 
 
 class _Members:
-    """``column IN (<a list>)`` with the whole list as ONE bound value.
-
-    An expanding IN renders a placeholder per value on every execution; for the merge's
-    lists of thousands of keys SQLAlchemy spent more time rendering them than the database
-    spent answering. SQLite gets the list as a JSON array read by ``json_each``,
-    PostgreSQL as an array compared with ``= ANY``; both statements are compiled once
+    """The merge's ``column IN (<a list>)`` clauses (:mod:`vaultsync.store.member_sets`: the
+    whole list is ONE bound value), their statements compiled once per key and dialect
     (:func:`capture.statement`) and run on the driver.
     """
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self.sqlite = member_sets.is_sqlite(session.get_bind())
 
     def of(self, column: Any) -> Any:
-        if self.sqlite:
-            listed = func.json_each(bindparam("members", type_=String)).table_valued("value")
-            return column.in_(select(listed.c.value))
-        return column == any_(bindparam("members", type_=ARRAY(column.type)))
+        return member_sets.member_of(column, "members", sqlite=self.sqlite)
 
     def query(
         self, key: tuple[str, ...], build: Callable[..., Any], *args: Any, names: Sequence[str] = ("members",)
@@ -1166,7 +1154,7 @@ class _Members:
 
     def param(self, values: Sequence[Any]) -> Any:
         """The bound value of ``members`` for ``values``."""
-        return orjson.dumps(list(values)).decode() if self.sqlite else list(values)
+        return member_sets.member_values(values, sqlite=self.sqlite)
 
 
 def _rows_among(m: _Members, pk_col: Any) -> Any:
