@@ -352,8 +352,9 @@ def bench_small_batches(tmp: Path, sales: int = SALES_N) -> Table:
             "to the source",
             "CPU ms per batch = process CPU time / number of batches (steadier than wall on a shared "
             "machine)",
+            f"batches of 5: {five:,.0f} changes/s — no target of its own in issue 4; it is what bounds the "
+            "live-push latency and the sale pace a 50-terminal mesh sustains (bench_sync, bench_mesh)",
         ],
-        targets=[(f"batches of 5 >= 2,000 changes/s ({five:,.0f}/s)", five >= 2000)],
     )
 
 
