@@ -8,7 +8,6 @@ mesh (pairing code, revocation, sync now) needs a manager and is audited.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from vaultsync.services.auth import UserView, require_role
 from vaultsync.store import Store
 from vaultsync.store.models import Node, PeerLink
 from vaultsync.store.types import utcnow
+from vaultsync.sync import alerts as alerts_mod
 from vaultsync.sync import pairing, pki
 from vaultsync.sync.apply import vector_clock
 
@@ -85,13 +85,6 @@ class RoundView:
     node_id: str
     applied: int
     error: str | None
-
-
-def _alerts_module() -> Any:
-    try:
-        return importlib.import_module("vaultsync.sync.alerts")
-    except ImportError:  # the engine's alerts land separately; the screen works without them
-        return None
 
 
 def _lag(mine: dict[str, int], theirs: dict[str, int]) -> tuple[int, int]:
@@ -176,10 +169,7 @@ class SyncService:
         return out
 
     def alerts(self) -> list[Any]:
-        mod = _alerts_module()
-        if mod is None:
-            return []
-        return list(mod.list_alerts(self.store, unresolved_only=True))
+        return list(alerts_mod.list_alerts(self.store, unresolved_only=True))
 
     def view_status(self, *, actor: UserView | None) -> SyncStatus:
         """:meth:`status` for a person: managers only (it names every terminal of the shop)."""
@@ -201,8 +191,7 @@ class SyncService:
         running = bool(node is not None and node.started)
         server = getattr(node, "server", None) if running else None
         conflict = getattr(node, "identity_conflict", None) if running else None
-        mod = _alerts_module()
-        counts = mod.count_open(self.store) if mod is not None else (0, 0)
+        counts = alerts_mod.count_open(self.store)
         if conflict is not None:
             problem = f"sync stopped: {conflict.reason}"
         return SyncStatus(
@@ -303,10 +292,7 @@ class SyncService:
 
     def resolve_alert(self, alert_id: str, *, actor: UserView | None) -> Any:
         user = require_role(actor, Role.MANAGER)
-        mod = _alerts_module()
-        if mod is None:
-            raise NotFoundError("no merge alerts in this build")
-        return mod.resolve_alert(self.store, alert_id, user.id)
+        return alerts_mod.resolve_alert(self.store, alert_id, user.id)
 
     def sync_now(self, *, actor: UserView | None = None, require_user: bool = True) -> list[RoundView]:
         if require_user:

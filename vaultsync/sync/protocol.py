@@ -169,7 +169,12 @@ def check_hello(local: Payload, remote: Payload) -> None:
 
 
 def changes_for(
-    store: Store, clock: Mapping[str, int], limit: int = 5000, max_bytes: int = MAX_BATCH_BYTES
+    store: Store,
+    clock: Mapping[str, int],
+    limit: int = 5000,
+    max_bytes: int = MAX_BATCH_BYTES,
+    *,
+    held: Mapping[str, int] | None = None,
 ) -> tuple[list[RemoteChange], bool]:
     """What a peer with vector clock ``clock`` lacks: a bounded batch, and whether more remain.
 
@@ -184,8 +189,10 @@ def changes_for(
     # only the origins this node holds more of than the caller, each read in seq order
     # through the primary key: one query over the whole log ordered by HLC had SQLite walk
     # the HLC index end to end (11.7 s for a caller that lacked nothing, at 2.7M entries).
-    # The clock is read first: an origin that moves meanwhile is served next time.
-    held = _vector_clock(store)
+    # The clock is read first (``held``: this node's clock, if the caller already read it):
+    # an origin that moves meanwhile is served next time.
+    if held is None:
+        held = _vector_clock(store)
     with store.read() as s:
         runs = [
             _origin_run(s, origin, int(clock.get(origin, 0)), limit + 1)
@@ -368,7 +375,7 @@ def _handle_changes(store: Store, payload: Payload, peer_node: str | None) -> Pa
         # entries the caller lacks were compacted here: the diff cannot serve a contiguous
         # run any more; the caller reconciles (or bootstraps) instead
         return {"changes": [], "more": False, "compacted": True, "behind": behind, "clock": mine}
-    changes, more = changes_for(store, clock, limit, max_bytes)
+    changes, more = changes_for(store, clock, limit, max_bytes, held=mine)
     # this node's clock as the batch was cut: the caller's lag view, without another hello
     return {"changes": [change_to_wire(c) for c in changes], "more": more, "clock": mine}
 
