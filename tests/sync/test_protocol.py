@@ -126,7 +126,9 @@ def test_pull_catches_up_in_bounded_batches(shop: tuple[Pos, Store, Store]) -> N
         return reply
 
     result = pull(b, counting, batch=7)
-    assert result.applied == sum(calls) and max(calls) <= 7 and result.batches >= 9
+    # each batch also repeats the entry at b's clock for a's origin (the fork check), outside the limit
+    assert result.skipped == result.batches >= 9
+    assert result.applied + result.skipped == sum(calls) and max(calls) <= 7 + 1
     assert snapshot(a) == snapshot(b) and known(a) == known(b)
     assert on_hand(b, pos.nm_id) == 2
     assert result.peer_clock == vector_clock(a)  # the caller's lag view, without another hello
@@ -166,8 +168,13 @@ def test_a_batch_is_the_first_changes_the_caller_lacks_in_hlc_order(shop: tuple[
         limit = rng.choice([1, 3, 7, 50, 5000])
         lacking = sorted(k for k in logged if k[2] > clock.get(k[1], 0))
         batch, more = changes_for(a, clock, limit)
-        assert sorted((c.hlc, c.origin_node, c.seq) for c in batch) == lacking[:limit]
+        new = [c for c in batch if c.seq > clock.get(c.origin_node, 0)]
+        assert sorted((c.hlc, c.origin_node, c.seq) for c in new) == lacking[:limit]
         assert more == (len(lacking) > limit)
+        # plus, outside the limit, each served origin's entry at the caller's clock (fork check)
+        repeated = sorted((c.origin_node, c.seq) for c in batch if c.seq <= clock.get(c.origin_node, 0))
+        served = {c.origin_node for c in new}
+        assert repeated == sorted((o, clock[o]) for o in served if clock.get(o, 0) > 0)
 
 
 # --------------------------------------------------------------------------- push

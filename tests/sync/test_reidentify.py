@@ -90,7 +90,7 @@ def settle(*stores: Store) -> None:
 class Restored:
     """Terminals a (first) and b; b makes sales, is backed up, sells more, is restored."""
 
-    def __init__(self, tmp: Path, *, after_restore: int) -> None:
+    def __init__(self, tmp: Path, *, after_restore: int, third: bool = False) -> None:
         self.a = open_store(f"sqlite:///{tmp / 'a.db'}")
         self.b = open_store(f"sqlite:///{tmp / 'b.db'}")
         pairing.adopt_shop(self.b, self.a.shop_id)
@@ -106,6 +106,10 @@ class Restored:
         self.old_id = self.b.node_id
         self.backup_seq = last_seq(self.b)
         backup(self.b, tmp / "b.backup.db")
+        if third:  # c: a terminal that is up to date as of the backup, then goes quiet
+            self.c = open_store(f"sqlite:///{tmp / 'c.db'}")
+            pairing.adopt_shop(self.c, self.a.shop_id)
+            pull(self.c, direct(self.c, self.a))
         for i in range(3):
             self._sell(register, f"lost-{i}")
         pull(self.a, direct(self.a, self.b))  # the peer holds them; then the disk dies
@@ -128,6 +132,8 @@ class Restored:
     def close(self) -> None:
         self.a.close()
         self.b.close()
+        if hasattr(self, "c"):
+            self.c.close()
 
 
 @pytest.mark.parametrize("after_restore", [0, 1, 6])
@@ -213,6 +219,64 @@ def test_a_fork_in_a_region_the_peer_compacted_is_found_by_the_tip(
             held = requests_held(store)
             assert all(held[req] == 1 for req in r.sold), held
             assert on_hand(store, r.pos.bulk_id) == r.initial - len(r.sold)
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize(("after_restore", "relayed"), [(2, False), (6, False), (2, True), (6, True)])
+def test_a_third_terminal_that_took_the_restored_tills_new_sales_under_the_old_id_repairs_itself(
+    tmp_path: Path, after_restore: int, relayed: bool
+) -> None:
+    """c was up to date as of the backup and missed the sales the restore lost; it then pulls
+    from the restored till before anyone noticed (nothing looks wrong from c's side: c holds
+    no more of b's origin than b does), so it takes b's new sales under the old, reused seqs.
+    Once b is re-identified, c must drop that copy and fetch the lost sales from a: otherwise
+    c and a hold different changes under the same numbers and never exchange them.
+
+    ``relayed``: before b reaches a, a pulls from c. Where b's new branch runs past the end
+    of the numbers a holds, c would relay its tail to a under the old id, and then neither
+    a's clock nor its tip would show b's hello anything wrong; a must see the fork and refuse.
+    """
+    r = Restored(tmp_path, after_restore=after_restore, third=True)
+    try:
+        assert reidentify.detect(r.b, handle(r.c, "hello", hello_payload(r.b), peer_node=r.b.node_id)) is None
+        got = pull(r.c, direct(r.c, r.b))
+        assert got.applied > 0  # the forked branch, under the old id
+        branch_end = vector_clock(r.c)[r.old_id]
+        if relayed:
+            pull(r.a, direct(r.a, r.c))
+            assert vector_clock(r.a)[r.old_id] == r.peer_seq  # nothing of the branch taken
+            with r.a.read() as s:
+                forks = s.scalars(select(SyncAlert).where(SyncAlert.kind == alerts_mod.FORKED_ORIGIN)).all()
+            if branch_end > r.peer_seq:  # c had more of the old origin than a: it was offered, and refused
+                assert [(f.subject_id, f.severity) for f in forks] == [(r.old_id, alerts_mod.CRITICAL)]
+                assert forks[0].details["seq"] == r.peer_seq
+            else:
+                assert not forks
+        conflict = reidentify.detect(r.b, r.hello_from_a())
+        assert conflict is not None
+        fork = reidentify.fork_point(
+            r.b, direct(r.b, r.a), upto=min(last_seq(r.b), conflict.peer_seq), tip_hlc=conflict.peer_tip_hlc
+        )
+        assert fork == r.backup_seq
+        done = reidentify.retire_identity(r.b, fork)
+        reidentify.record_reidentified(r.b, done, reason=conflict.reason)
+
+        settle(r.a, r.b, r.c)
+        assert snapshot(r.a) == snapshot(r.b) == snapshot(r.c)
+        for store in (r.a, r.b, r.c):
+            held = requests_held(store)
+            assert all(held[req] == 1 for req in r.sold), (store.node_id, held)
+            assert on_hand(store, r.pos.bulk_id) == r.initial - len(r.sold)
+            with store.read() as s:  # one copy of each change: the new sales only under the new id
+                logged = s.execute(
+                    select(Change.origin_node, Change.seq, Change.hlc).where(
+                        Change.origin_node.in_([r.old_id, done.new_node])
+                    )
+                ).all()
+            assert len({hlc for _, _, hlc in logged}) == len(logged)
+            assert vector_clock(store)[r.old_id] == r.peer_seq
+            assert vector_clock(store)[done.new_node] >= done.rehomed
     finally:
         r.close()
 

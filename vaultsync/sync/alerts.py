@@ -33,7 +33,9 @@ UNIQUE_COLLISION = "unique_collision"
 DUPLICATE_CERT = "duplicate_cert"
 #: a terminal restored from an old backup took a new identity (vaultsync.sync.reidentify)
 REIDENTIFIED = "reidentified"
-KINDS = (OVERSELL, NEGATIVE_CREDIT, UNIQUE_COLLISION, DUPLICATE_CERT, REIDENTIFIED)
+#: two terminals hold different changes under the same (origin, seq) (vaultsync.sync.forks)
+FORKED_ORIGIN = "forked_origin"
+KINDS = (OVERSELL, NEGATIVE_CREDIT, UNIQUE_COLLISION, DUPLICATE_CERT, REIDENTIFIED, FORKED_ORIGIN)
 
 WARNING = "warning"
 CRITICAL = "critical"

@@ -72,7 +72,7 @@ from vaultsync.store.models import (
 )
 from vaultsync.store.models.sync_versions import TOMBSTONE, ColumnVersion
 from vaultsync.sync import alerts as alerts_mod
-from vaultsync.sync import collisions
+from vaultsync.sync import collisions, forks
 from vaultsync.sync import hlc as hlc_mod
 
 log = logging.getLogger(__name__)
@@ -1009,16 +1009,25 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
         me = store.node_id
         skipped = 0
         by_origin: dict[str, dict[int, RemoteChange]] = {}
+        held: dict[str, RemoteChange] = {}  # per origin the newest change we already have
         for c in changes:
             have = clock.get(c.origin_node, 0)
             seqs = by_origin.setdefault(c.origin_node, {})
             if c.seq <= have or c.seq in seqs:
                 skipped += 1
+                if c.seq <= have and (c.origin_node not in held or c.seq > held[c.origin_node].seq):
+                    held[c.origin_node] = c
                 continue
             seqs[c.seq] = c
         ready: list[RemoteChange] = []
         deferred: list[RemoteChange] = []
         advanced: dict[str, int] = {}
+        # the sender's numbers mean other changes than ours: see vaultsync.sync.forks
+        forked, fork_alerts = forks.refuse_forks(s, store, held.values()) if held else (set(), [])
+        for origin in sorted(forked):
+            refused = by_origin.pop(origin, {})
+            deferred.extend(refused[k] for k in sorted(refused))
+            log.error("sync: refused %d change(s) of %s: its history forked", len(refused), origin)
         for origin, seqs in by_origin.items():
             if not seqs:
                 continue
@@ -1032,7 +1041,11 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
             nxt = clock.get(origin, 0) + 1
             for seq in sorted(seqs):
                 if seq in in_log:
+                    # held above the clock: only after forks.repair lowered it to re-fetch
+                    # the seqs below this one; the clock moves over it once they are in
                     skipped += 1
+                    if seq == nxt:
+                        nxt += 1
                 elif seq == nxt:
                     ready.append(seqs[seq])
                     nxt += 1
@@ -1069,6 +1082,9 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
             capture.apply_derived(s, merger.moves, merger.credits)
             _advance_clock(s, advanced)
             s.flush()
+            lowered = forks.repair(
+                s, store, advanced, alerts_changed=any(c.table_name == forks.ALERTS_TABLE for c in ready)
+            )
         except IntegrityError as exc:
             where = (
                 f" while applying {current.origin_node}:{current.seq} ({current.table_name} {current.pk})"
@@ -1081,10 +1097,11 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
                 "clashes; nothing of this batch was applied"
             ) from exc
         oversell, credit = _invariants(s, merger.moves, merger.credits)
-        new_alerts = [*merger.collisions, *_alerts_of(oversell, credit)]
+        new_alerts = [*merger.collisions, *_alerts_of(oversell, credit), *fork_alerts]
         if new_alerts:
             alerts_mod.record(s, me, new_alerts)
         clock.update(advanced)
+        clock.update(lowered)
         clock[me] = _own_seq(s)[1]
     for a in oversell:
         log.warning("oversell after merge: SKU %s at %s on hand %d", a.sku_id, a.location_id, a.on_hand)

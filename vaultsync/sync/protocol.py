@@ -182,6 +182,12 @@ def changes_for(
     :func:`~vaultsync.sync.apply.changes_since`) and cut at ``limit`` changes or
     ``max_bytes``, whichever comes first; a cut prefix of that order is still a contiguous
     run per origin, so the receiver can apply all of it.
+
+    Each origin's run also starts with the entry *at* the caller's clock (not counted in the
+    limits; one per origin): the caller already holds that seq and compares the two, so a
+    branch of an origin that forked (a terminal restored from a backup, whose new changes
+    reached this node under reused numbers) is refused instead of being merged over the
+    caller's own copy of those numbers (:func:`vaultsync.sync.forks.forked`).
     """
     out: list[RemoteChange] = []
     size = 0
@@ -194,11 +200,12 @@ def changes_for(
     if held is None:
         held = _vector_clock(store)
     with store.read() as s:
-        runs = [
-            _origin_run(s, origin, int(clock.get(origin, 0)), limit + 1)
+        lacking = {
+            origin: int(clock.get(origin, 0))
             for origin, top in sorted(held.items())
             if top > int(clock.get(origin, 0))
-        ]
+        }
+        runs = [_origin_run(s, origin, after, limit + 1) for origin, after in lacking.items()]
         for c in heapq.merge(*runs, key=lambda c: (c.hlc, c.origin_node, c.seq)):
             n = wire_size(c)
             if len(out) >= limit or (out and size + n > max_bytes):
@@ -206,6 +213,10 @@ def changes_for(
                 break
             out.append(c)
             size += n
+        for origin in sorted({c.origin_node for c in out}):
+            after = lacking[origin]
+            if after > 0:  # the entry at the caller's clock, if not compacted away
+                out.extend(c for c in _origin_run(s, origin, after - 1, 1) if c.seq == after)
     out.sort(key=lambda c: (c.origin_node, c.seq))
     return out, more
 

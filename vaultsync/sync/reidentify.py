@@ -75,7 +75,7 @@ from vaultsync.store.database import Store
 from vaultsync.store.models import Change, ColumnVersion, CompactionFloor, Node, NodeState, VectorClockEntry
 from vaultsync.store.types import utcnow
 from vaultsync.sync import alerts as alerts_mod
-from vaultsync.sync import pki
+from vaultsync.sync import forks, pki
 from vaultsync.sync.messages import (
     Call,
     Payload,
@@ -416,6 +416,7 @@ def record_reidentified(
         row = s.get(Node, old)
         if revoke_old and row is not None and row.revoked_at is None:
             row.revoked_at = utcnow()
+    forks.forget(store)  # this terminal drops copies of its own branch that come back, too
     return created[0] if created else None
 
 
