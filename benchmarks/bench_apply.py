@@ -126,6 +126,7 @@ def all_changes(store: Store) -> list[RemoteChange]:
     clock: dict[str, int] = {}
     while True:
         batch, _more = changes_for(store, clock, 10_000, 1 << 30)
+        batch = [c for c in batch if c.seq > clock.get(c.origin_node, 0)]  # not the fork-check repeat
         out.extend(batch)
         if not batch:
             return out

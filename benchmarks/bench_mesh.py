@@ -446,6 +446,7 @@ def merge_anchor(specs: list[Spec], shop_id: str, root: Path, chunk: int, limit:
         clock: dict[str, int] = {}
         while True:  # fetch first (not timed): the anchor is the apply, as the mesh's is
             batch, more = changes_for(src, clock, 1000)
+            batch = [c for c in batch if c.seq > clock.get(c.origin_node, 0)]  # not the fork-check repeat
             if not batch:
                 break
             changes.extend(batch)
