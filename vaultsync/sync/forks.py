@@ -200,12 +200,14 @@ def refuse_forks(
 
     No alert for the old id of a terminal already re-identified: the ``reidentified`` alert
     says it all, and the copies of its branch still out there are being dropped (:func:`repair`).
+    None for this terminal's own origin either: then *it* is the restored one, which its
+    hello check reports, and an alert written now would be one more change under the old id.
     """
     found = forked(session, held)
     if not found:
         return set(), []
-    retired = {r.old_node for r in retirements(session, store)}
-    return {f.origin for f in found}, [f.alert() for f in found if f.origin not in retired]
+    quiet = {r.old_node for r in retirements(session, store)} | {store.node_id}
+    return {f.origin for f in found}, [f.alert() for f in found if f.origin not in quiet]
 
 
 def forked(session: Session, held: Iterable[RemoteChange]) -> list[Fork]:
