@@ -301,12 +301,17 @@ class ReplicationChecked(Replication):
             super().teardown()
 
 
-ReplicationChecked.TestCase.settings = settings(
-    max_examples=EXAMPLES,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+def machine_settings(examples: int, steps: int) -> settings:
+    """Settings of the replication machines: no deadline (a step may fsync or start TLS)."""
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+ReplicationChecked.TestCase.settings = machine_settings(EXAMPLES, 30)
 test_replication_converges = ReplicationChecked.TestCase
 
 
@@ -367,10 +372,5 @@ class ReplicationOverNng(ReplicationChecked):
         assert not left, f"the example left these behind: {left}"
 
 
-ReplicationOverNng.TestCase.settings = settings(
-    max_examples=NNG_EXAMPLES,
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+ReplicationOverNng.TestCase.settings = machine_settings(NNG_EXAMPLES, 25)
 test_replication_converges_over_nng = ReplicationOverNng.TestCase

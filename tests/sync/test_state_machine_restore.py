@@ -24,25 +24,17 @@ import random
 from pathlib import Path
 
 import hypothesis.strategies as st
-from hypothesis import HealthCheck, settings
 from hypothesis.stateful import initialize, precondition, rule
 from sqlalchemy import select
 
 from tests.sync.links import direct
-from tests.sync.test_reidentify import backup, register_on, restore
-from tests.sync.test_state_machine import EXAMPLES, ReplicationChecked
+from tests.sync.test_reidentify import backup, db_path, last_seq, register_on, restore
+from tests.sync.test_state_machine import EXAMPLES, ReplicationChecked, machine_settings
 from vaultsync.store import Store
-from vaultsync.store.models import Change, NodeState
+from vaultsync.store.models import Change
 from vaultsync.sync import pairing, reidentify
 from vaultsync.sync.apply import vector_clock
 from vaultsync.sync.protocol import handle, hello_payload, pull
-
-
-def own_seq(store: Store) -> int:
-    with store.read() as s:
-        state = s.get(NodeState, 1)
-        assert state is not None
-        return int(state.last_seq)
 
 
 class ReplicationWithRestores(ReplicationChecked):
@@ -94,7 +86,7 @@ class ReplicationWithRestores(ReplicationChecked):
         node = self.nodes[k]
         path = Path(self.tmp) / f"node{k}.backup.db"
         backup(node, path)
-        self.backups[k] = (path, node.node_id, own_seq(node))
+        self.backups[k] = (path, node.node_id, last_seq(node))
 
     @rule(i=st.integers(0, 3))
     def restore_backup(self, i: int) -> None:
@@ -106,7 +98,7 @@ class ReplicationWithRestores(ReplicationChecked):
             return
         path, node_id, at_backup = self.backups[k]
         node = self.nodes[k]
-        mine = own_seq(node)
+        mine = last_seq(node)
         if node.node_id != node_id or mine <= at_backup:
             return  # nothing to lose
         others = [j for j in range(len(self.nodes)) if j != k]
@@ -118,11 +110,11 @@ class ReplicationWithRestores(ReplicationChecked):
             peer = self.nodes[reachable[i % len(reachable)]]
             pull(peer, direct(peer, node))
         assert max(vector_clock(self.nodes[j]).get(node_id, 0) for j in others) >= mine
-        db = Path(str(node.engine.url.database))
+        db = db_path(node)
         node.close()
         self.faulty.held = [h for h in self.faulty.held if h[0] is not node and h[1] is not node]
         fresh = restore(db, path)
-        assert fresh.node_id == node_id and own_seq(fresh) == at_backup
+        assert fresh.node_id == node_id and last_seq(fresh) == at_backup
         self.nodes[k] = fresh
         self.registers[k] = (register_on(fresh), self.registers[k][1])
         self.pushed[k] = at_backup
@@ -143,7 +135,7 @@ class ReplicationWithRestores(ReplicationChecked):
         if conflict is None:
             return False
         node, peer = self.nodes[k], self.nodes[p]
-        upto = min(own_seq(node), conflict.peer_seq)
+        upto = min(last_seq(node), conflict.peer_seq)
         fork = reidentify.fork_point(node, direct(node, peer), upto=upto, tip_hlc=conflict.peer_tip_hlc)
         done = reidentify.retire_identity(node, fork)
         reidentify.record_reidentified(node, done, reason=conflict.reason)
@@ -182,10 +174,5 @@ class ReplicationWithRestores(ReplicationChecked):
             print("restores:", self.restores, "re-identified:", self.reidentified, self.faulty.stats)
 
 
-ReplicationWithRestores.TestCase.settings = settings(
-    max_examples=EXAMPLES,
-    stateful_step_count=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+ReplicationWithRestores.TestCase.settings = machine_settings(EXAMPLES, 40)
 test_replication_converges_with_restored_terminals = ReplicationWithRestores.TestCase

@@ -117,6 +117,20 @@ def repair(session: Session, store: Store, origins: Iterable[str], *, alerts_cha
     return lowered
 
 
+def move_versions(session: Session, table: str, pk: str, hlc: int, old: str, new: str) -> None:
+    """The column versions a change renumbered from ``old`` to ``new`` owns follow it (same HLC)."""
+    session.execute(
+        update(ColumnVersion)
+        .where(
+            ColumnVersion.table_name == table,
+            ColumnVersion.pk == pk,
+            ColumnVersion.hlc == hlc,
+            ColumnVersion.node == old,
+        )
+        .values(node=new)
+    )
+
+
 def _drop_copies(session: Session, r: Retired) -> int | None:
     """Delete the entries of ``r.old_node`` that are ``r.new_node``'s under their old seq; the lowest."""
     top = r.kept_seq + r.rehomed
@@ -144,16 +158,7 @@ def _drop_copies(session: Session, r: Retired) -> int | None:
         return None
     for seq, hlc, table, pk in copies:
         session.execute(delete(Change).where(Change.origin_node == r.old_node, Change.seq == seq))
-        session.execute(
-            update(ColumnVersion)
-            .where(
-                ColumnVersion.table_name == table,
-                ColumnVersion.pk == pk,
-                ColumnVersion.hlc == hlc,
-                ColumnVersion.node == r.old_node,
-            )
-            .values(node=r.new_node)
-        )
+        move_versions(session, table, pk, hlc, r.old_node, r.new_node)
     log.warning(
         "sync: dropped %d change(s) of retired terminal %s that are %s's under their old numbers; "
         "fetching the changes its restore lost from the other terminals",

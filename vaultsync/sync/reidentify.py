@@ -72,7 +72,7 @@ from sqlalchemy import func, select, update
 from vaultsync.domain.errors import ConflictError, ReplicationError
 from vaultsync.domain.ids import new_node_id
 from vaultsync.store.database import Store
-from vaultsync.store.models import Change, ColumnVersion, CompactionFloor, Node, NodeState, VectorClockEntry
+from vaultsync.store.models import Change, CompactionFloor, Node, NodeState, VectorClockEntry
 from vaultsync.store.types import utcnow
 from vaultsync.sync import alerts as alerts_mod
 from vaultsync.sync import forks, pki
@@ -353,16 +353,7 @@ def retire_identity(store: Store, fork_seq: int, *, new_node: str | None = None)
                 .where(Change.origin_node == old, Change.seq == seq)
                 .values(origin_node=new_node, seq=k)
             )
-            s.execute(
-                update(ColumnVersion)
-                .where(
-                    ColumnVersion.table_name == table,
-                    ColumnVersion.pk == pk,
-                    ColumnVersion.hlc == hlc,
-                    ColumnVersion.node == old,
-                )
-                .values(node=new_node)
-            )
+            forks.move_versions(s, table, pk, hlc, old, new_node)
         entry = s.get(VectorClockEntry, old)
         if entry is None:
             s.add(VectorClockEntry(origin_node=old, seq=fork_seq))
