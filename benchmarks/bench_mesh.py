@@ -564,6 +564,7 @@ def run_mesh(p: Params) -> dict[str, Any]:
         "pull_applied": sum(delta("pull_applied")),
         "dups": sum(delta("push_skipped")) + sum(delta("pull_skipped")),
         "busy": sum(delta("busy")),
+        "grouped": sum(delta("grouped")),
         "apply_s": sum(delta("push_s")) + sum(delta("pull_s")),
         "serve_s": sum(delta("serve_s")),
         "cpu": delta("cpu_s"),
@@ -615,6 +616,7 @@ def table(r: dict[str, Any]) -> Table:
                 (f"{int(r['push_applied']):,} / {int(r['pull_applied']):,} / {int(r['dups']):,}"),
             ],
             ["time in apply, all nodes (s) / serving pulls (s)", f"{r['apply_s']:.0f} / {r['serve_s']:.0f}"],
+            ["merges that took several peers' batches in one transaction (group_merge)", int(r["grouped"])],
             [
                 "busy-database refusals to peers / register waits past the busy timeout",
                 (f"{int(r['busy'])} / {int(r['register_locked'])}"),

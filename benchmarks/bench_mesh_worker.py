@@ -50,7 +50,7 @@ from vaultsync.services.shop import ShopService
 from vaultsync.store import open_store
 from vaultsync.store.database import Store
 from vaultsync.store.models import Shift, Station
-from vaultsync.sync import pki
+from vaultsync.sync import group_merge, pki
 from vaultsync.sync import protocol as real_protocol
 from vaultsync.sync.apply import vector_clock
 from vaultsync.sync.node import SyncNode
@@ -218,6 +218,7 @@ class Worker:
             "links_ready": sum(1 for link in links if link.state.ready),
             "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             "cpu_s": cpu.user + cpu.system,
+            "grouped": group_merge.grouped_merges(self.store),
             **self.counters.as_dict(),
         }
 

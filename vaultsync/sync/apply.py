@@ -156,6 +156,8 @@ class ApplyResult:
     clock: dict[str, int] = field(default_factory=dict)
     #: unique-value collisions settled by this merge (see vaultsync.sync.collisions)
     collisions: list[alerts_mod.NewAlert] = field(default_factory=list)
+    #: the changes this merge applied, in the order it applied them (``applied`` of them)
+    applied_changes: list[RemoteChange] = field(default_factory=list)
 
 
 #: [number of tables when computed, replicated_tables()]
@@ -1107,7 +1109,7 @@ def apply_batch(store: Store, changes: Sequence[RemoteChange]) -> ApplyResult:
         log.warning("oversell after merge: SKU %s at %s on hand %d", a.sku_id, a.location_id, a.on_hand)
     for b in credit:
         log.warning("credit below zero after merge: customer %s balance %d", b.customer_id, b.balance_cents)
-    return ApplyResult(len(ready), skipped, deferred, oversell, credit, clock, merger.collisions)
+    return ApplyResult(len(ready), skipped, deferred, oversell, credit, clock, merger.collisions, ready)
 
 
 _CLOCK = cast(Table, VectorClockEntry.__table__)

@@ -35,11 +35,12 @@ from vaultsync.store import migrate
 from vaultsync.store.database import Store
 from vaultsync.store.models import Change
 from vaultsync.sync import compaction as _compaction
+from vaultsync.sync import group_merge
 from vaultsync.sync import hlc as hlc_mod
 from vaultsync.sync import reconcile as _recon
 from vaultsync.sync import reidentify as _reid
 from vaultsync.sync import snapshot as _snapshot
-from vaultsync.sync.apply import ApplyError, ApplyResult, RemoteChange, apply_batch
+from vaultsync.sync.apply import ApplyError, ApplyResult, RemoteChange
 from vaultsync.sync.apply import vector_clock as _vector_clock
 from vaultsync.sync.messages import (
     MAX_BATCH_BYTES,
@@ -294,9 +295,13 @@ class PullResult:
 
 
 def _apply_remote(store: Store, changes: list[RemoteChange]) -> ApplyResult:
-    """apply_batch with a peer's failure modes turned into ProtocolError (nothing written)."""
+    """apply_batch with a peer's failure modes turned into ProtocolError (nothing written).
+
+    Through :mod:`~vaultsync.sync.group_merge`: pushes and pulls that arrive together
+    share one transaction instead of queueing for the write lock.
+    """
     try:
-        return apply_batch(store, changes)
+        return group_merge.merge(store, changes)
     except hlc_mod.ClockDriftError as exc:
         raise ProtocolError(str(exc)) from exc
     except ApplyError as exc:
