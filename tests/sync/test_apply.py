@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from tests.services.pos_fixtures import Pos, build_pos
 from vaultsync.domain.enums import Tender
@@ -31,6 +31,7 @@ from vaultsync.store.models import (
     Station,
     StockLevel,
     StockMovement,
+    SyncAlert,
     VectorClockEntry,
 )
 from vaultsync.sync import hlc
@@ -499,3 +500,48 @@ def test_a_collision_with_a_row_updated_earlier_in_the_same_batch(
     strip = {"sync_alerts"}
     states = [{k: v for k, v in snapshot(n).items() if k not in strip} for n in (a, b, c)]
     assert states[0] == states[1] == states[2]
+
+
+# --------------------------------------------------------------------------- durability of merges
+
+
+def commit_levels(store: Store) -> list[int]:
+    """SQLite's ``synchronous`` level at every commit on ``store`` from now on (2 = FULL)."""
+    levels: list[int] = []
+
+    def on_commit(conn: Any) -> None:
+        levels.append(int(conn.connection.dbapi_connection.execute("PRAGMA synchronous").fetchone()[0]))
+
+    event.listen(store.engine, "commit", on_commit)
+    return levels
+
+
+def test_a_merge_of_other_terminals_changes_commits_without_waiting_for_the_disk(
+    shop: tuple[Pos, Store, Store, Store],
+) -> None:
+    pos, a, b, _ = shop
+    sell(pos.checkout, pos, pos.station_id, pos.nm_id, "sale-a")
+    levels = commit_levels(b)
+    [result] = sync(a, b)
+    assert result.applied > 0 and levels == [1]  # NORMAL: they are durable on A; a lost one is re-fetched
+    assert snapshot(a) == snapshot(b)
+    set_sku(b, pos.nm_id, notes="b's own edit")  # and B's own writes stay FULL
+    assert levels == [1, 2]
+
+
+def test_a_merge_that_writes_this_terminals_own_changes_is_made_durable(
+    shop: tuple[Pos, Store, Store, Store],
+) -> None:
+    pos, a, b, _ = shop
+    checkout_b, station_b = second_register(pos, b, "T2")
+    sell(pos.checkout, pos, pos.station_id, pos.slab_id, "slab-a")
+    sell(checkout_b, pos, station_b, pos.slab_id, "slab-b")  # the oversell alert B's merge writes is B's
+    own_before = vector_clock(b)[b.node_id]
+    levels = commit_levels(b)
+    [result] = sync(a, b)
+    assert [al.on_hand for al in result.oversell_alerts] == [-1]
+    assert levels == [2]  # the relaxed attempt rolled back (no commit), the durable one committed
+    assert vector_clock(b)[b.node_id] == own_before + 1  # the alert, once
+    assert vector_clock(b)[a.node_id] == vector_clock(a)[a.node_id]
+    with b.read() as s:
+        assert s.scalar(select(func.count()).select_from(SyncAlert)) == 1

@@ -28,8 +28,11 @@ class Store:
     shop_id: str
     factory: sessionmaker[VaultSession] = field(repr=False)
 
-    def uow(self, *, write: bool = True) -> UnitOfWork:
-        return UnitOfWork(self.factory, write=write)
+    def uow(self, *, write: bool = True, durable: bool = True) -> UnitOfWork:
+        """One write transaction. ``durable=False`` only for writes a power cut may take back
+        because they exist elsewhere and are fetched again (merging peers' changes); anything
+        this terminal originates — a sale, a price edit — must stay durable."""
+        return UnitOfWork(self.factory, write=write, durable=durable)
 
     def read(self) -> VaultSession:
         """A session for reads (use as a context manager); writes belong in ``uow()``."""

@@ -32,6 +32,13 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
+#: execution option for a write transaction whose loss in a power cut costs nothing but a re-fetch
+#: (a merge of other terminals' changes: see ``Store.uow(durable=False)``). On SQLite it commits
+#: with ``synchronous=NORMAL``: in WAL mode that survives a crash of the process, is atomic, and
+#: skips the fsync; the next FULL commit (any local sale) makes it durable along with its own.
+RELAXED_SYNC_OPTION = "vaultsync_relaxed_sync"
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine with the pragmas and transaction behaviour VaultSync relies on."""
     parsed = parse_url(url)
@@ -81,7 +88,15 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get("vaultsync_immediate"):
+        options = conn.get_execution_options()
+        # SQLite refuses to change the level inside a transaction: set it before BEGIN, and
+        # only when it differs from what this connection has (a pooled connection keeps it)
+        level = "NORMAL" if options.get(RELAXED_SYNC_OPTION) else "FULL"
+        info = conn.connection.info
+        if info.get("vaultsync_synchronous", "FULL") != level:
+            conn.exec_driver_sql(f"PRAGMA synchronous={level}")
+            info["vaultsync_synchronous"] = level
+        if options.get("vaultsync_immediate"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")

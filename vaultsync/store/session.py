@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaultsync.store import capture
+from vaultsync.store.engine import RELAXED_SYNC_OPTION
 
 
 class VaultSession(Session):
@@ -24,6 +25,8 @@ capture.install(VaultSession)
 
 #: execution option that makes the SQLite begin hook take the write lock up front
 IMMEDIATE = {"vaultsync_immediate": True}
+#: the same, for a transaction that may be lost in a power cut (see ``RELAXED_SYNC_OPTION``)
+IMMEDIATE_RELAXED = {**IMMEDIATE, RELAXED_SYNC_OPTION: True}
 
 
 class UnitOfWork:
@@ -33,16 +36,24 @@ class UnitOfWork:
     (``expire_on_commit=False``) so services can return them to callers.
     """
 
-    def __init__(self, factory: sessionmaker[VaultSession], *, write: bool = True) -> None:
+    def __init__(
+        self, factory: sessionmaker[VaultSession], *, write: bool = True, durable: bool = True
+    ) -> None:
         self._factory = factory
         self._write = write
+        self._durable = durable
         self.session: VaultSession
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
         if self._write:
             # procure the connection now so BEGIN IMMEDIATE is the first statement
-            self.session.connection(execution_options=IMMEDIATE)
+            options = IMMEDIATE if self._durable else IMMEDIATE_RELAXED
+            conn = self.session.connection(execution_options=options)
+            if not self._durable and conn.dialect.name == "postgresql":
+                # PostgreSQL's own equivalent, for this transaction only: the commit returns before
+                # the WAL reaches the disk; a crash can lose it, never half of it
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         return self
 
     def __exit__(
