@@ -281,8 +281,8 @@ class _Merger:
         #: how many changes of the batch name each row (set by prefetch; merge_records has none)
         self.per_row: dict[tuple[str, str], int] = {}
         #: existing lww rows updated without folding their history (see _update_existing):
-        #: (version, data), folded into a _RowState only if something asks
-        self.updated: dict[tuple[str, str], tuple[Version, dict[str, Any]]] = {}
+        #: this merge's (version, data) per row, folded into a _RowState only if something asks
+        self.updated: dict[tuple[str, str], list[tuple[Version, dict[str, Any]]]] = {}
 
     def model(self, change: RemoteChange) -> type[Base]:
         model = self.models.get(change.table_name)
@@ -435,8 +435,7 @@ class _Merger:
                     state.values.pop(name, None)
                 else:
                     state.values[name] = json.loads(value)
-        done = self.updated.pop(key, None)
-        if done is not None:  # this merge's change of the row: not in the log until the end
+        for done in self.updated.pop(key, ()):  # this merge's changes of the row: logged at the end
             state.merge_upsert(*done)
         self.rows[key] = state
         return state
@@ -447,12 +446,7 @@ class _Merger:
                 data = codec.loads(change.data or "{}")
             self.decode(table, change, data)  # validates column names before anything is kept
             key = (table.name, change.pk)
-            if (
-                self.per_row.get(key) == 1
-                and key not in self.rows
-                and key not in self.fresh
-                and self._update_existing(table, change, data)
-            ):
+            if key not in self.rows and key not in self.fresh and self._update_existing(table, change, data):
                 return
         state = self._state(table, change.pk)
         version = change.version
@@ -496,20 +490,28 @@ class _Merger:
         carries matter: the row is live (rows exist exactly when their fold is live) and an
         upsert cannot make it less so, so no tombstone or other column can change the
         outcome. Those versions are found newest-first (stopping as soon as every column is
-        seen) plus ``column_versions`` (compacted history). Returns False — the caller then
-        does the full merge — when the row does not exist or the change touches a unique
-        column (a collision needs the full state of both rows).
+        seen) plus ``column_versions`` (compacted history) plus this merge's earlier changes
+        of the row: a pull batch from a busy mesh carries many sales of the same SKU, and
+        folding the row's whole history for those made a long run fall further and further
+        behind. Returns False — the caller then does the full merge — when the row does not
+        exist or the change touches a unique column (a collision needs the full state of
+        both rows).
         """
         if any(not data.keys().isdisjoint(cols) for cols, _rename in _unique_sets(table)):
             return False
         if not _sql(self.s, f"exists:{table.name}", lambda: _exists_query(table), "pk").fetch((change.pk,)):
             return False
         newest = self._newest_versions(table, change.pk, set(data))
+        earlier = self.updated.setdefault((table.name, change.pk), [])
+        for done, values in earlier:  # this merge's earlier changes of the row: not logged yet
+            for c in values.keys() & data.keys():
+                if done > newest.get(c, _NEVER):
+                    newest[c] = done
         version = change.version
         won = [c for c in data if version > newest.get(c, _NEVER)]
         if won:
             capture.update_encoded_row(self.s, table, change.pk, {c: data[c] for c in won})
-        self.updated[(table.name, change.pk)] = (version, data)
+        earlier.append((version, data))
         return True
 
     def _newest_versions(self, table: Table, pk: str, cols: set[str]) -> dict[str, Version]:
