@@ -157,7 +157,8 @@ def floor_apply(store: Store, changes: list[RemoteChange]) -> float:
 
     Every row is decoded and converted to driver parameters BEFORE the clock starts; what
     is timed is only SQLite inserting them (one ``executemany`` per table and batch, into
-    the same schema and indexes) and committing, in the same batches as the engine. No
+    the same schema and indexes) and committing, in the same batches and at the same
+    ``synchronous`` level as the engine's merges. No
     merge can be faster than this on the same machine; it shows how much of the engine's
     time is SQLite's own.
     """
@@ -183,6 +184,7 @@ def floor_apply(store: Store, changes: list[RemoteChange]) -> float:
             table = Base.metadata.tables[name]
             cols = list(table.c.keys())
             sql[name] = f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+        conn.execute("PRAGMA synchronous=NORMAL")  # as the engine's merges commit (apply._merge)
         t0 = time.perf_counter()
         for steps in plan:
             conn.execute("BEGIN")
@@ -191,6 +193,7 @@ def floor_apply(store: Store, changes: list[RemoteChange]) -> float:
             conn.execute("COMMIT")
         return time.perf_counter() - t0
     finally:
+        raw.driver_connection.execute("PRAGMA synchronous=FULL")  # the pool's default again
         raw.close()
 
 
