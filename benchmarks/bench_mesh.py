@@ -523,7 +523,10 @@ def run_mesh(p: Params) -> dict[str, Any]:
             after = mesh.statuses()
             converged_at = max([last_sale, *(st.get("last_apply_at", 0) for st in after)])
             converged_at = min(converged_at, converged_seen)
-            digests = mesh.broadcast("digest", 120, cmd="digest")
+            progress(f"all vector clocks equal {converged_at - last_sale:.1f} s after the last sale; digests")
+            # every node hashes its whole replica at once: ~5 s of CPU each at 50 x 1,000 on
+            # 2 cores, so a fixed 2 minutes was too short (it failed a converged 50 x 1,000 run)
+            digests = mesh.broadcast("digest", max(120.0, 10.0 * p.nodes), cmd="digest")
             pids = [proc.popen.pid for proc in mesh.procs]
         ok = True
     finally:
