@@ -472,3 +472,25 @@ def test_restored_terminal_is_refused_reidentified_by_a_manager_code_and_converg
         assert renewed.identity_conflict is None
     finally:
         mesh.close()
+
+
+def test_a_tip_the_peer_computed_for_another_terminal_is_not_taken_for_this_ones(tmp_path: Path) -> None:
+    """A peer that still holds the certificate it last saw at an address (a till re-identified
+    and restarted on the same port) sends the tip of that other terminal: ignored, not a fork."""
+    r = Restored(tmp_path, after_restore=6)
+    try:
+        with r.b.read() as s:
+            first = s.scalar(select(Change.hlc).where(Change.origin_node == r.b.node_id, Change.seq == 1))
+        assert first is not None
+        hello = dict(r.hello_from_a())
+        hello["tip"] = [1, int(first) + 1]  # our number 1 with other content
+        hello["clock"] = {}
+        hello["tip_of"] = r.a.node_id
+        assert reidentify.detect(r.b, hello) is None
+        hello["tip_of"] = r.b.node_id
+        conflict = reidentify.detect(r.b, hello)
+        assert conflict is not None and conflict.forked_at == 1
+        del hello["tip_of"]  # a peer from before tip_of: the tip is taken as ours, as it was
+        assert reidentify.detect(r.b, hello) is not None
+    finally:
+        r.close()

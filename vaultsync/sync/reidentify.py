@@ -190,6 +190,11 @@ def detect(store: Store, remote: Payload) -> IdentityConflict | None:
     me = store.node_id
     clock = parse_clock(remote.get("clock") or {})
     tip = _tip_field(remote.get("tip"))
+    about = remote.get("tip_of")
+    if about is not None and node_id_field(about, "tip_of") != me:
+        # the peer computed it for another terminal: the certificate it last saw at this
+        # address (a till re-identified and restarted on the same port); not about us
+        tip = None
     seen = clock.get(me, 0)
     last = _last_seq(store)
     tip_hlc = tip[1] if tip is not None else None
