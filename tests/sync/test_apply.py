@@ -122,6 +122,13 @@ def sell(checkout: CheckoutService, pos: Pos, station_id: str, sku_id: str, requ
     )
 
 
+def sell_the_slab_on_both(pos: Pos, b: Store, prefix: str) -> None:
+    """The shop's one and only slab sold on A and again on B while they are partitioned."""
+    checkout_b, station_b = second_register(pos, b, prefix)
+    sell(pos.checkout, pos, pos.station_id, pos.slab_id, "slab-a")
+    sell(checkout_b, pos, station_b, pos.slab_id, "slab-b")
+
+
 def set_sku(store: Store, sku_id: str, **values: Any) -> None:
     with store.uow() as uow:
         sku = uow.session.get(Sku, sku_id)
@@ -367,9 +374,7 @@ def test_a_ledger_row_is_never_duplicated_by_relays(shop: tuple[Pos, Store, Stor
 
 def test_overselling_the_last_copy_is_reported_not_hidden(shop: tuple[Pos, Store, Store, Store]) -> None:
     pos, a, b, _ = shop
-    checkout_b, station_b = second_register(pos, b, "T2")
-    sell(pos.checkout, pos, pos.station_id, pos.slab_id, "slab-a")  # the one and only slab
-    sell(checkout_b, pos, station_b, pos.slab_id, "slab-b")  # sold again while partitioned
+    sell_the_slab_on_both(pos, b, "T2")
     to_b = sync(a, b)
     to_a = sync(b, a)
     for results in (to_a, to_b):
@@ -533,9 +538,7 @@ def test_a_merge_that_writes_this_terminals_own_changes_is_made_durable(
     shop: tuple[Pos, Store, Store, Store],
 ) -> None:
     pos, a, b, _ = shop
-    checkout_b, station_b = second_register(pos, b, "T2")
-    sell(pos.checkout, pos, pos.station_id, pos.slab_id, "slab-a")
-    sell(checkout_b, pos, station_b, pos.slab_id, "slab-b")  # the oversell alert B's merge writes is B's
+    sell_the_slab_on_both(pos, b, "T2")  # the oversell alert B's merge writes is B's own change
     own_before = vector_clock(b)[b.node_id]
     levels = commit_levels(b)
     [result] = sync(a, b)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.services.pos_fixtures import Pos, build_pos
-from tests.sync.test_apply import exchange, second_register, sell, snapshot, sync
+from tests.sync.test_apply import exchange, second_register, sell, sell_the_slab_on_both, snapshot, sync
 from vaultsync.domain.enums import Role
 from vaultsync.domain.errors import ConflictError, NotFoundError, PermissionDenied
 from vaultsync.store import Store, open_store
@@ -180,9 +180,7 @@ def test_an_oversell_alert_is_persisted_once_and_resolved_everywhere(
     shop: tuple[Pos, Store, Store, Store],
 ) -> None:
     pos, a, b, _ = shop
-    checkout_b, station_b = second_register(pos, b, "T3")
-    sell(pos.checkout, pos, pos.station_id, pos.slab_id, "slab-a")
-    sell(checkout_b, pos, station_b, pos.slab_id, "slab-b")
+    sell_the_slab_on_both(pos, b, "T3")
     exchange(a, b)
     exchange(a, b)
     [on_a] = open_alerts(a)

@@ -278,8 +278,6 @@ class _Merger:
         self.collisions: list[alerts_mod.NewAlert] = []
         #: this node's own changes written during the merge (collision renames)
         self.emitted = 0
-        #: how many changes of the batch name each row (set by prefetch; merge_records has none)
-        self.per_row: dict[tuple[str, str], int] = {}
         #: existing lww rows updated without folding their history (see _update_existing):
         #: this merge's (version, data) per row, folded into a _RowState only if something asks
         self.updated: dict[tuple[str, str], list[tuple[Version, dict[str, Any]]]] = {}
@@ -576,7 +574,6 @@ class _Merger:
                 if model.__replication__ == "lww":
                     for stmt in in_log:
                         known.update((name, str(r[0])) for r in stmt.fetch((name, part)))
-        self.per_row = per_row
         models = self.models
         fast = [
             c.op == UPSERT
