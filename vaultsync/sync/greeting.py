@@ -45,9 +45,7 @@ def hello(store: Store, client: transport.Client, proto: ModuleType) -> dict[str
     """
     mine = proto.handle(store, "hello", {})
     # the newest change of the peer's origin we hold: lets a restored peer notice (reidentify)
-    mine["tip"] = reidentify.tip_for(store, client.peer_node)
-    if client.peer_node:  # which terminal the tip is about: see reidentify.detect
-        mine["tip_of"] = client.peer_node
+    mine.update(reidentify.tip_fields(store, client.peer_node))
     reply: dict[str, Any] = client.call("hello", mine)
     proto.check_hello(mine, reply)
     node = str(reply.get("node_id", ""))

@@ -377,8 +377,7 @@ def _handle_hello(store: Store, payload: Payload, peer_node: str | None) -> Payl
     if peer_node:
         # the newest change of the caller's own origin we hold: lets a terminal restored from a
         # backup notice that it already wrote over numbers we have (see vaultsync.sync.reidentify)
-        mine["tip"] = _reid.tip_for(store, peer_node)
-        mine["tip_of"] = peer_node
+        mine.update(_reid.tip_fields(store, peer_node))
     return mine
 
 

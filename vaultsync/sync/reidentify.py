@@ -168,6 +168,15 @@ def tip_for(store: Store, origin: str | None) -> list[int] | None:
     return None if row is None else [int(row[0]), int(row[1])]
 
 
+def tip_fields(store: Store, origin: str | None) -> dict[str, Any]:
+    """What a hello adds about the terminal it goes to: its ``tip`` here, and ``tip_of``
+    (which terminal that is), so :func:`detect` never takes another terminal's tip for its own."""
+    fields: dict[str, Any] = {"tip": tip_for(store, origin)}
+    if origin:
+        fields["tip_of"] = origin
+    return fields
+
+
 def _tip_field(value: Any) -> tuple[int, int] | None:
     if value is None:
         return None
