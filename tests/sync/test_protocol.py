@@ -15,7 +15,8 @@ from tests.services.pos_fixtures import Pos, build_pos
 from tests.sync.links import direct
 from tests.sync.test_apply import count, on_hand, own_changes, second_register, sell, set_sku, snapshot
 from vaultsync.store import Store, open_store
-from vaultsync.store.models import Change, Sku
+from vaultsync.store.models import Change, Node, Sku
+from vaultsync.store.types import utcnow
 from vaultsync.sync import protocol
 from vaultsync.sync.apply import vector_clock
 from vaultsync.sync.protocol import (
@@ -291,3 +292,18 @@ def test_a_change_from_the_future_is_refused(shop: tuple[Pos, Store, Store]) -> 
     assert state(b) == before
     with b.read() as s:
         assert s.scalar(select(func.count()).select_from(Sku).where(Sku.notes == "2099")) == 0
+
+
+def test_a_pull_says_which_tables_it_wrote(shop: tuple[Pos, Store, Store]) -> None:
+    """The node re-reads the revoked set after a pull only when ``nodes`` changed (a
+    revocation takes effect at once); a pull of sales does not cost that read."""
+    pos, a, b = shop
+    sell(pos.checkout, pos, pos.station_id, pos.nm_id, "sale-a")
+    sales = pull(b, direct(b, a))
+    assert sales.applied > 0 and "nodes" not in sales.tables
+    assert {"transactions", "stock_movements"} <= sales.tables
+    with a.uow() as uow:
+        uow.session.add(Node(node_id="f" * 16, name="Till 9", revoked_at=utcnow()))
+    revocation = pull(b, direct(b, a))
+    assert revocation.applied == 1 and revocation.tables == {"nodes"}
+    assert pull(b, direct(b, a)).tables == frozenset()

@@ -413,7 +413,8 @@ class SyncNode:
                 peer_clock = dict(reply.get("clock") or {})
             st.clock = {str(k): int(v) for k, v in peer_clock.items()}
             if applied:
-                self.trust.refresh()
+                if "nodes" in getattr(result, "tables", ("nodes",)):  # a revocation takes effect now
+                    self.trust.refresh()
                 self._push_wake.set()  # relay nothing, but our clock moved: peers' lag view
             return RoundResult(st.address, st.node_id, applied)
         except VaultSyncError as exc:

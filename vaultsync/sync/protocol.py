@@ -295,6 +295,8 @@ class PullResult:
     needs_reconcile: bool = False
     #: the peer's vector clock from its last reply (None from a peer that does not send it)
     peer_clock: dict[str, int] | None = None
+    #: the tables the applied changes wrote (a pull that changed ``nodes`` may revoke a peer)
+    tables: frozenset[str] = frozenset()
 
     @property
     def alerts(self) -> int:
@@ -334,6 +336,7 @@ def pull(store: Store, call: Call, *, batch: int = 5000) -> PullResult:
         )
     applied = skipped = deferred = batches = oversell = credit = 0
     needs_reconcile = False
+    tables: set[str] = set()
     peer_clock: dict[str, int] | None = None
     while True:
         reply = call("changes", {"clock": _vector_clock(store), "limit": batch})
@@ -353,6 +356,7 @@ def pull(store: Store, call: Call, *, batch: int = 5000) -> PullResult:
             )
         batches += 1
         applied += result.applied
+        tables.update(c.table_name for c in result.applied_changes)
         skipped += result.skipped_duplicates
         oversell += len(result.oversell_alerts)
         credit += len(result.credit_alerts)
@@ -362,7 +366,9 @@ def pull(store: Store, call: Call, *, batch: int = 5000) -> PullResult:
         if not more:
             deferred += len(result.deferred)
             break
-    return PullResult(applied, skipped, deferred, batches, oversell, credit, needs_reconcile, peer_clock)
+    return PullResult(
+        applied, skipped, deferred, batches, oversell, credit, needs_reconcile, peer_clock, frozenset(tables)
+    )
 
 
 # --------------------------------------------------------------------------- server side
