@@ -687,6 +687,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--idle-s", type=float, default=5.0, help="watch the idle converged mesh this long (s)")
     ap.add_argument("--keep", action="store_true", help="keep the databases and worker logs")
     ap.add_argument("--log-level", default="WARNING", help="workers' log level (their logs: n*/worker.log)")
+    ap.add_argument(
+        "--results",
+        action="store_true",
+        help="also write the table as the 'mesh' section of benchmarks/RESULTS.md (a long run's record)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     p = Params(
@@ -712,9 +717,17 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"MESH RUN FAILED: {exc}", file=sys.stderr)
         return 1
-    print(table(result).markdown())
+    text = table(result).markdown()
+    print(text)
     print()
     print("backlog at the last sale:\n" + result["backlog_report"])
+    if args.results:
+        from benchmarks import runner
+
+        given = " ".join(sys.argv[1:] if argv is None else argv)
+        record = f"{text}\n\n- run: `python -m benchmarks.bench_mesh {given}`"
+        runner.write_results(runner.RESULTS, runner.machine_info(), {"mesh": record})
+        print(f"wrote the mesh section of {runner.RESULTS}", file=sys.stderr)
     return 0
 
 
