@@ -618,7 +618,11 @@ def table(r: dict[str, Any]) -> Table:
                 "arrived by live push / by anti-entropy pull / duplicates",
                 (f"{int(r['push_applied']):,} / {int(r['pull_applied']):,} / {int(r['dups']):,}"),
             ],
-            ["time in apply, all nodes (s) / serving pulls (s)", f"{r['apply_s']:.0f} / {r['serve_s']:.0f}"],
+            [
+                "wall time in push merges + pulls (incl. waits, round trips), summed over threads, "
+                "all nodes (s) / serving pulls (s)",
+                f"{r['apply_s']:.0f} / {r['serve_s']:.0f}",
+            ],
             ["merges that took several peers' batches in one transaction (group_merge)", int(r["grouped"])],
             [
                 "busy-database refusals to peers / register waits past the busy timeout",
