@@ -397,10 +397,13 @@ class SyncNode:
                 self._hello(link)
             result = self._proto.pull(self.store, link.client.call, batch=PULL_BATCH)
             applied = int(getattr(result, "applied", 0))
+            # tables the round wrote; a reconcile may write any (it reports rows, not tables)
+            wrote = set(getattr(result, "tables", ("nodes",)))
             if getattr(result, "needs_reconcile", False) and hasattr(self._proto, "reconcile"):
                 # the peer already compacted changes we lack: compare row versions instead
                 recon = self._proto.reconcile(self.store, link.client.call)
                 applied += int(getattr(recon, "fetched", 0))
+                wrote.add("nodes")
                 log.info("sync: reconciled with %s (%d rows fetched)", st.address, applied)
             st.pulled += applied
             st.last_seen = utcnow()
@@ -413,7 +416,7 @@ class SyncNode:
                 peer_clock = dict(reply.get("clock") or {})
             st.clock = {str(k): int(v) for k, v in peer_clock.items()}
             if applied:
-                if "nodes" in getattr(result, "tables", ("nodes",)):  # a revocation takes effect now
+                if "nodes" in wrote:  # a revocation takes effect now
                     self.trust.refresh()
                 self._push_wake.set()  # relay nothing, but our clock moved: peers' lag view
             return RoundResult(st.address, st.node_id, applied)
